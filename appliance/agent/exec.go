@@ -1,0 +1,95 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"gfs/appliance/proto"
+)
+
+// run executes an appliance tool and returns its stdout. On failure the
+// error is the tool's own stderr, which is what users need to read.
+func run(ctx context.Context, name string, args ...string) (string, error) {
+	return runIn(ctx, nil, name, args...)
+}
+
+func runIn(ctx context.Context, stdin []byte, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	debugf("run %s %s", name, strings.Join(args, " "))
+	err := cmd.Run()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = strings.TrimSpace(stdout.String())
+		}
+		if msg == "" {
+			msg = err.Error()
+		}
+		errno := syscall.EIO
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			errno = syscall.ENOENT
+			msg = fmt.Sprintf("%s is not available in this appliance (install it on the host and rebuild: gfs appliance build)", name)
+		}
+		if ctx.Err() != nil {
+			errno = syscall.ECANCELED
+		}
+		return stdout.String(), &proto.Error{Errno: int(errno), Message: firstLines(msg, 20)}
+	}
+	return stdout.String(), nil
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = append(lines[:n], "…")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// haveTool reports whether a program exists in the appliance.
+func haveTool(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
+}
+
+// missingTools is read from the manifest the host wrote into the image.
+func missingTools() []string {
+	b, err := os.ReadFile("/etc/gfs/missing")
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
+}
+
+func unameRelease() string {
+	var u syscall.Utsname
+	if syscall.Uname(&u) != nil {
+		return ""
+	}
+	var b []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
+}
+
+func agentID() string {
+	b, _ := os.ReadFile("/etc/gfs/agent-id")
+	return strings.TrimSpace(string(b))
+}
