@@ -30,10 +30,10 @@ type vm struct {
 
 // ring keeps the last part of the console for error messages.
 type ring struct {
-	mu   sync.Mutex
-	buf  []byte
-	max  int
-	tee  io.Writer
+	mu  sync.Mutex
+	buf []byte
+	max int
+	tee io.Writer
 }
 
 func (r *ring) Write(p []byte) (int, error) {

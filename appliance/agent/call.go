@@ -58,12 +58,12 @@ func (c *call) arg(i int, v any) {
 	}
 }
 
-func (c *call) str(i int) string     { var s string; c.arg(i, &s); return s }
-func (c *call) int64(i int) int64    { var n int64; c.arg(i, &n); return n }
-func (c *call) int(i int) int        { return int(c.int64(i)) }
-func (c *call) bool(i int) bool      { var b bool; c.arg(i, &b); return b }
-func (c *call) strs(i int) []string  { var s []string; c.arg(i, &s); return s }
-func (c *call) nargs() int           { return len(c.args) }
+func (c *call) str(i int) string    { var s string; c.arg(i, &s); return s }
+func (c *call) int64(i int) int64   { var n int64; c.arg(i, &n); return n }
+func (c *call) int(i int) int       { return int(c.int64(i)) }
+func (c *call) bool(i int) bool     { var b bool; c.arg(i, &b); return b }
+func (c *call) strs(i int) []string { var s []string; c.arg(i, &s); return s }
+func (c *call) nargs() int          { return len(c.args) }
 
 // optStr returns an optional argument, or def when the caller omitted it.
 func (c *call) optStr(name, def string) string {

@@ -580,4 +580,3 @@ func statvfs(p string) (api.StatVFS, error) {
 		Fsid: fsid, Flag: st.Flags, Namemax: st.Namelen,
 	}, nil
 }
-

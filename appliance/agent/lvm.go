@@ -21,8 +21,12 @@ func init() {
 	handle("pvs-full", func(c *call) (any, error) { return pvsFull(c) })
 	handle("vgs-full", func(c *call) (any, error) { return vgsFull(c) })
 	handle("lvs-full", func(c *call) (any, error) { return lvsFull(c) })
-	handle("pvcreate", func(c *call) (any, error) { return nil, lvmWrite(c, []string{c.str(0)}, "pvcreate", "-ff", "-y", c.str(0)) })
-	handle("pvremove", func(c *call) (any, error) { return nil, lvmWrite(c, []string{c.str(0)}, "pvremove", "-ff", "-y", c.str(0)) })
+	handle("pvcreate", func(c *call) (any, error) {
+		return nil, lvmWrite(c, []string{c.str(0)}, "pvcreate", "-ff", "-y", c.str(0))
+	})
+	handle("pvremove", func(c *call) (any, error) {
+		return nil, lvmWrite(c, []string{c.str(0)}, "pvremove", "-ff", "-y", c.str(0))
+	})
 	handle("pvresize", func(c *call) (any, error) { return nil, lvmWrite(c, []string{c.str(0)}, "pvresize", c.str(0)) })
 	handle("pvresize-size", func(c *call) (any, error) {
 		return nil, lvmWrite(c, []string{c.str(0)}, "pvresize", "--setphysicalvolumesize", fmt.Sprintf("%db", c.int64(1)), "-y", c.str(0))

@@ -88,20 +88,20 @@ type Dirent struct {
 
 // PV, VG and LV are the `pvs-full`, `vgs-full` and `lvs-full` rows.
 type PV struct {
-	Name          string `json:"pv_name"`
-	UUID          string `json:"pv_uuid"`
-	Fmt           string `json:"pv_fmt"`
-	Size          int64  `json:"pv_size"`
-	DevSize       int64  `json:"dev_size"`
-	Free          int64  `json:"pv_free"`
-	Used          int64  `json:"pv_used"`
-	Attr          string `json:"pv_attr"`
-	PECount       int64  `json:"pv_pe_count"`
-	PEAllocCount  int64  `json:"pv_pe_alloc_count"`
-	Tags          string `json:"pv_tags"`
-	PEStart       int64  `json:"pe_start"`
-	MDACount      int64  `json:"pv_mda_count"`
-	MDAFree       int64  `json:"pv_mda_free"`
+	Name         string `json:"pv_name"`
+	UUID         string `json:"pv_uuid"`
+	Fmt          string `json:"pv_fmt"`
+	Size         int64  `json:"pv_size"`
+	DevSize      int64  `json:"dev_size"`
+	Free         int64  `json:"pv_free"`
+	Used         int64  `json:"pv_used"`
+	Attr         string `json:"pv_attr"`
+	PECount      int64  `json:"pv_pe_count"`
+	PEAllocCount int64  `json:"pv_pe_alloc_count"`
+	Tags         string `json:"pv_tags"`
+	PEStart      int64  `json:"pe_start"`
+	MDACount     int64  `json:"pv_mda_count"`
+	MDAFree      int64  `json:"pv_mda_free"`
 }
 
 type VG struct {
@@ -127,22 +127,22 @@ type VG struct {
 }
 
 type LV struct {
-	Name         string  `json:"lv_name"`
-	UUID         string  `json:"lv_uuid"`
-	Attr         string  `json:"lv_attr"`
-	Major        int64   `json:"lv_major"`
-	Minor        int64   `json:"lv_minor"`
-	KernelMajor  int64   `json:"lv_kernel_major"`
-	KernelMinor  int64   `json:"lv_kernel_minor"`
-	Size         int64   `json:"lv_size"`
-	SegCount     int64   `json:"seg_count"`
-	Origin       string  `json:"origin"`
-	SnapPercent  float64 `json:"snap_percent"`
-	CopyPercent  float64 `json:"copy_percent"`
-	MovePV       string  `json:"move_pv"`
-	Tags         string  `json:"lv_tags"`
-	MirrorLog    string  `json:"mirror_log"`
-	Modules      string  `json:"modules"`
+	Name        string  `json:"lv_name"`
+	UUID        string  `json:"lv_uuid"`
+	Attr        string  `json:"lv_attr"`
+	Major       int64   `json:"lv_major"`
+	Minor       int64   `json:"lv_minor"`
+	KernelMajor int64   `json:"lv_kernel_major"`
+	KernelMinor int64   `json:"lv_kernel_minor"`
+	Size        int64   `json:"lv_size"`
+	SegCount    int64   `json:"seg_count"`
+	Origin      string  `json:"origin"`
+	SnapPercent float64 `json:"snap_percent"`
+	CopyPercent float64 `json:"copy_percent"`
+	MovePV      string  `json:"move_pv"`
+	Tags        string  `json:"lv_tags"`
+	MirrorLog   string  `json:"mirror_log"`
+	Modules     string  `json:"modules"`
 }
 
 // FileStat is a name with its lstat, the rows of `lstatnslist`.
