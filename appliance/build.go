@@ -161,7 +161,8 @@ func Build(cfg BuildConfig) (*Image, error) {
 }
 
 func loadImage(dir string) (*Image, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	manifest := filepath.Join(dir, "manifest.json")
+	b, err := os.ReadFile(manifest)
 	if err != nil {
 		return nil, err
 	}
@@ -174,16 +175,20 @@ func loadImage(dir string) (*Image, error) {
 			return nil, err
 		}
 	}
+	// Mark it used, so removeStale in other processes leaves it alone.
+	now := time.Now()
+	os.Chtimes(manifest, now, now)
 	return img, nil
 }
 
-// removeStale deletes appliances built from older inputs. One that
-// another gfs process is booting right now is safe to unlink: QEMU has
-// the kernel and initrd open or already loaded.
+// removeStale deletes appliances built from other inputs that nobody
+// used for an hour; a recent one may belong to another gfs version that
+// is running right now.
 func removeStale(cache, keep string) {
 	old, _ := filepath.Glob(filepath.Join(cache, "appliance-*"))
 	for _, d := range old {
-		if d != keep {
+		fi, err := os.Stat(filepath.Join(d, "manifest.json"))
+		if d != keep && (err != nil || time.Since(fi.ModTime()) > time.Hour) {
 			os.RemoveAll(d)
 		}
 	}
@@ -204,7 +209,9 @@ func inputKey(k Kernel, agent string) string {
 	}
 	stamp(k.Image)
 	stamp(filepath.Join(k.ModulesDir, "modules.dep"))
-	stamp(agent)
+	// The agent by content: test builds of the same source in different
+	// temporary paths then share one appliance.
+	fmt.Fprintf(h, "agent %s\n", fileHash(agent))
 	stamp("/etc/ld.so.cache")
 	stamp("/var/lib/dpkg/status")
 	stamp("/etc/mke2fs.conf")
@@ -296,12 +303,17 @@ func buildInto(dir string, k Kernel, agent string, log io.Writer) (Manifest, err
 	return m, nil
 }
 
-func agentStamp(agent string) string {
-	fi, err := os.Stat(agent)
+func agentStamp(agent string) string { return fileHash(agent)[:16] }
+
+func fileHash(p string) string {
+	f, err := os.Open(p)
 	if err != nil {
-		return agent
+		return "missing"
 	}
-	return fmt.Sprintf("%s %d %d", agent, fi.Size(), fi.ModTime().Unix())
+	defer f.Close()
+	h := sha256.New()
+	io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // lockFile takes an exclusive flock, waiting for other processes.

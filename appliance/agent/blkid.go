@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"gfs/appliance/proto"
 )
@@ -113,22 +115,36 @@ func resolveMountable(m string) (dev, subvol string, err error) {
 // canonicalDevice names a device the way libguestfs prints it: LVs as
 // /dev/VG/LV whatever path reached them.
 func canonicalDevice(dev string) string {
-	real, err := filepath.EvalSymlinks(dev)
-	if err != nil {
-		return dev
-	}
-	base := path.Base(real)
-	if strings.HasPrefix(base, "dm-") {
-		uuid, _ := os.ReadFile("/sys/block/" + base + "/dm/uuid")
-		name, _ := os.ReadFile("/sys/block/" + base + "/dm/name")
+	name := kernelName(dev)
+	if strings.HasPrefix(name, "dm-") {
+		uuid, _ := os.ReadFile("/sys/block/" + name + "/dm/uuid")
+		dmName, _ := os.ReadFile("/sys/block/" + name + "/dm/name")
 		if strings.HasPrefix(string(uuid), "LVM-") {
-			if vg, lv, ok := splitDMName(strings.TrimSpace(string(name))); ok {
+			if vg, lv, ok := splitDMName(strings.TrimSpace(string(dmName))); ok {
 				return "/dev/" + vg + "/" + lv
 			}
 		}
-		return "/dev/mapper/" + strings.TrimSpace(string(name))
+		return "/dev/mapper/" + strings.TrimSpace(string(dmName))
 	}
-	return real
+	if name != "" {
+		return "/dev/" + name
+	}
+	return dev
+}
+
+// kernelName is the kernel's name for a block device node (sda1, dm-0),
+// found through its device number: without udev, LVM makes its own
+// nodes and links, so names alone do not tell.
+func kernelName(dev string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(dev, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return ""
+	}
+	link, err := os.Readlink(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev)))
+	if err != nil {
+		return ""
+	}
+	return path.Base(link)
 }
 
 // splitDMName undoes LVM's mapper naming: VG and LV joined by "-", with
@@ -173,11 +189,8 @@ func readOnlyDisks() map[string]bool {
 // isReadOnlyDevice follows partitions to their disk and device-mapper
 // devices to the disks below them.
 func isReadOnlyDevice(dev string) bool {
-	real, err := filepath.EvalSymlinks(dev)
-	if err != nil {
-		return false
-	}
-	return readOnlyBelow(path.Base(real), 0)
+	name := kernelName(dev)
+	return name != "" && readOnlyBelow(name, 0)
 }
 
 func readOnlyBelow(name string, depth int) bool {

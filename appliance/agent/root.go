@@ -64,8 +64,12 @@ func openIn(p string, flags int, mode uint32) (int, error) {
 	if flags&unix.O_CREAT == 0 {
 		how.Mode = 0
 	}
+	rel := strings.TrimLeft(p, "/")
+	if rel == "" {
+		rel = "."
+	}
 	for {
-		fd, err := unix.Openat2(root, strings.TrimPrefix(p, "/"), how)
+		fd, err := unix.Openat2(root, rel, how)
 		if err == unix.EINTR || err == unix.EAGAIN {
 			continue // EAGAIN: a concurrent rename raced the lookup
 		}
