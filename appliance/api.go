@@ -259,13 +259,9 @@ func (h *Handle) LnS(ctx context.Context, target, linkname string) error {
 	return h.do(ctx, "ln-s", target, linkname)
 }
 
-// TarIn unpacks a tar stream into a guest directory; compress is "",
-// gzip, bzip2, xz or zstd.
-func (h *Handle) TarIn(ctx context.Context, r io.Reader, dir, compress string) error {
-	var opts map[string]any
-	if compress != "" {
-		opts = map[string]any{"compress": compress}
-	}
+// TarIn unpacks a tar stream into a guest directory; opts may set
+// compress (gzip, bzip2, xz, zstd).
+func (h *Handle) TarIn(ctx context.Context, r io.Reader, dir string, opts map[string]any) error {
 	_, err := h.Call(ctx, "tar-in", []any{dir}, opts, r, nil)
 	return err
 }

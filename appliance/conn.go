@@ -35,8 +35,10 @@ type conn struct {
 	// slow consumer, which is not the agent's fault.
 	inDelivery atomic.Bool
 	timeout    time.Duration
-	// exitReason, when set, explains a dead channel (QEMU exited…).
+	// exitReason, when set, explains a dead channel (QEMU exited…);
+	// exited closes when QEMU has exited.
 	exitReason func() error
+	exited     <-chan struct{}
 }
 
 type pendingCall struct {
@@ -109,6 +111,15 @@ func (k *conn) readLoop() {
 	for {
 		f, err := proto.Read(k.c, buf)
 		if err != nil {
+			// A broken channel usually means QEMU died; the socket
+			// notices first. Give the exit a moment to be reaped so the
+			// error says why.
+			if k.exited != nil {
+				select {
+				case <-k.exited:
+				case <-time.After(time.Second):
+				}
+			}
 			k.fail(err)
 			return
 		}

@@ -205,6 +205,7 @@ func (h *Handle) boot(ctx context.Context, qemu string, img *Image, accel string
 	}
 	c := newConn(v.conn, h.opts.AgentTimeout)
 	c.exitReason = v.exitError
+	c.exited = v.exited
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// QEMU exiting early (KVM abort, bad drive) must end the wait at once.
