@@ -33,7 +33,8 @@ var authoritative = map[syscall.Errno]bool{
 // answer (unsupported feature, corrupt metadata, internal error) so the
 // appliance must be asked instead. It is false only for nil and for a
 // *io/fs.PathError wrapping one of the POSIX errnos the appliance would
-// return as well (ENOENT, ENOTDIR, EISDIR, ELOOP, EINVAL, ENAMETOOLONG).
+// return as well (ENOENT, ENOTDIR, EISDIR, ELOOP, EINVAL, ENAMETOOLONG),
+// or ErrNotAbsolute.
 func NeedsFallback(err error) bool {
 	if err == nil {
 		return false
@@ -41,6 +42,9 @@ func NeedsFallback(err error) bool {
 	var pe *iofs.PathError
 	if !errors.As(err, &pe) {
 		return true
+	}
+	if errors.Is(pe.Err, ErrNotAbsolute) {
+		return false
 	}
 	var errno syscall.Errno
 	if !errors.As(pe.Err, &errno) {
