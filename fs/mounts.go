@@ -25,8 +25,8 @@ var ErrNotAbsolute = errors.New("path must start with a / character")
 type Mounts struct {
 	disks *Disks
 
-	mu     sync.RWMutex
-	mounts []*mount
+	mu      sync.RWMutex
+	mounts  []*mount
 	fsByDev map[string]FS
 }
 
