@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math/bits"
 	"strings"
 	"unicode/utf16"
 )
@@ -168,10 +167,11 @@ func probeXFS(p *prober) (FSInfo, bool, error) {
 		if full == nil {
 			return FSInfo{}, false, nil
 		}
-		// Stored big-endian like every xfs field, as the inverted crc32c.
-		sum := binary.BigEndian.Uint32(full[224:])
+		// The one little-endian field of an xfs superblock: the crc32c
+		// (with the usual final inversion) of the sector, sb_crc zeroed.
+		sum := binary.LittleEndian.Uint32(full[224:])
 		clear(full[224:228])
-		if crc32.Checksum(full, castagnoli) != sum && bits.ReverseBytes32(crc32.Checksum(full, castagnoli)) != sum {
+		if crc32.Checksum(full, castagnoli) != sum {
 			return FSInfo{}, false, nil
 		}
 	}
