@@ -412,7 +412,7 @@ func readOnlyDrive(t *testing.T, h *appliance.Handle) {
 
 func callErrors(t *testing.T, h *appliance.Handle) {
 	_, err := h.Cat(ctx, "/nonexistent")
-	if !errors.Is(err, fs.ErrNotExist) || err.Error() != "download: /nonexistent: no such file or directory" {
+	if !errors.Is(err, fs.ErrNotExist) || err.Error() != "download: /nonexistent: No such file or directory" {
 		t.Errorf("cat /nonexistent: %q", err)
 	}
 	if err := h.Mount(ctx, "/dev/sdz9", "/"); err == nil || !strings.Contains(err.Error(), "/dev/sdz9") {

@@ -218,7 +218,7 @@ func checkWritable(dev string) error {
 		return err
 	}
 	if isReadOnlyDevice(dev) {
-		return &proto.Error{Errno: int(syscall.EROFS), Message: dev + ": " + syscall.EROFS.Error() + " (the drive was added read-only)"}
+		return &proto.Error{Errno: int(syscall.EROFS), Message: dev + ": " + proto.Strerror(syscall.EROFS) + " (the drive was added read-only)"}
 	}
 	return nil
 }

@@ -119,5 +119,5 @@ func (c *call) output() *outStream {
 // errnoErr builds an error with an errno, the way the C daemon's
 // reply_with_perror does: "op path: strerror".
 func errnoErr(errno syscall.Errno, format string, args ...any) error {
-	return &proto.Error{Errno: int(errno), Message: fmt.Sprintf(format, args...) + ": " + errno.Error()}
+	return &proto.Error{Errno: int(errno), Message: fmt.Sprintf(format, args...) + ": " + proto.Strerror(errno)}
 }

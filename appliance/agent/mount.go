@@ -132,7 +132,7 @@ func mount(c *call, opts, dev, mountpoint, vfstype string) error {
 		// ext2/ext3 need no journal recovery; nothing to retry.
 	}
 	if err != nil {
-		return &proto.Error{Errno: int(errnoOf(err)), Message: dev + " on " + mountpoint + " (options: '" + opts + "'): " + err.Error()}
+		return &proto.Error{Errno: int(errnoOf(err)), Message: dev + " on " + mountpoint + " (options: '" + opts + "'): " + proto.Strerror(errnoOf(err))}
 	}
 	return nil
 }
@@ -244,7 +244,7 @@ func umount(target string, force, lazy bool) error {
 		}
 	}
 	if err := unix.Unmount(mnt, flags); err != nil {
-		return &proto.Error{Errno: int(errnoOf(err)), Message: target + ": " + err.Error()}
+		return &proto.Error{Errno: int(errnoOf(err)), Message: target + ": " + proto.Strerror(errnoOf(err))}
 	}
 	return nil
 }
@@ -258,7 +258,7 @@ func umountAll() error {
 	for _, m := range ms {
 		if err := unix.Unmount(m.target, 0); err != nil {
 			if err2 := unix.Unmount(m.target, unix.MNT_DETACH); err2 != nil && first == nil {
-				first = &proto.Error{Errno: int(errnoOf(err)), Message: m.guestPath() + ": " + err.Error()}
+				first = &proto.Error{Errno: int(errnoOf(err)), Message: m.guestPath() + ": " + proto.Strerror(errnoOf(err))}
 			}
 		}
 	}

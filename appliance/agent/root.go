@@ -32,7 +32,7 @@ func checkPath(p string) error {
 func pathErr(p string, err error) error {
 	var en syscall.Errno
 	if errors.As(err, &en) {
-		return &proto.Error{Errno: int(en), Message: p + ": " + en.Error()}
+		return &proto.Error{Errno: int(en), Message: p + ": " + proto.Strerror(en)}
 	}
 	var pe *proto.Error
 	if errors.As(err, &pe) {

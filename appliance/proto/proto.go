@@ -167,3 +167,14 @@ func JSON(kind Kind, id uint64, v any) (Frame, error) {
 	}
 	return Frame{Kind: kind, ID: id, Payload: b}, nil
 }
+
+// Strerror is the C library's message for an errno ("No such file or
+// directory"), which is what guestfish users and scripts expect; Go's
+// own strings are the same text in lower case.
+func Strerror(errno syscall.Errno) string {
+	s := errno.Error()
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		s = string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
+}
