@@ -8,6 +8,7 @@ package fs
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -43,8 +44,14 @@ const (
 	qcowMaxBackingNm = 1023     // QEMU refuses longer backing file names
 )
 
+// qcowFile is the image file: an *os.File, or bytes in the fuzz tests.
+type qcowFile interface {
+	io.ReaderAt
+	io.Closer
+}
+
 type qcow2 struct {
-	f        *os.File
+	f        qcowFile
 	path     string
 	fileSize int64
 
@@ -116,7 +123,7 @@ func parseQcow2Header(b []byte) (*qcow2Header, error) {
 	return h, nil
 }
 
-func openQcow2(f *os.File, path string, fileSize int64, allowBacking bool, depth int, chain []os.FileInfo) (*qcow2, error) {
+func openQcow2(f qcowFile, path string, fileSize int64, allowBacking bool, depth int, chain []os.FileInfo) (*qcow2, error) {
 	// The header, its extensions and the backing file name all live in
 	// the first cluster; read at most the largest legal cluster.
 	first := make([]byte, min(fileSize, 1<<21))
