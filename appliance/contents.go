@@ -4,7 +4,7 @@ package appliance
 
 // bootModules are loaded at boot; the rest load on demand. Names are as
 // in modules.dep (dashes and underscores are interchangeable).
-var bootModules = []string{"virtio_pci", "virtio_mmio", "virtio_console", "virtio_scsi", "sd_mod"}
+var bootModules = []string{"virtio_pci", "virtio_console", "virtio_scsi", "sd_mod"}
 
 // extraModules are copied in, with their dependencies, when the kernel
 // has them: filesystems, device-mapper targets for LVM, md RAID, crypto

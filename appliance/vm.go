@@ -178,17 +178,9 @@ func blockdevJSON(d Drive, i int, overlay string) (string, error) {
 
 func (cfg vmConfig) args(tmp string) ([]string, error) {
 	m := cfg.img.Manifest
-	machine := os.Getenv("GFS_MACHINE")
-	if machine == "" {
-		machine = "q35"
-	}
-	bus := "pci"
-	if strings.HasPrefix(machine, "microvm") {
-		bus = "device"
-	}
 	args := []string{
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-machine", machine + ",accel=" + cfg.accel,
+		"-machine", "q35,accel=" + cfg.accel,
 		"-m", strconv.Itoa(cfg.memMB),
 		"-smp", strconv.Itoa(cfg.cpus),
 		"-kernel", m.BootKernel,
@@ -196,10 +188,10 @@ func (cfg vmConfig) args(tmp string) ([]string, error) {
 		"-append", kernelCmdline(cfg),
 		"-chardev", "stdio,id=console,signal=off",
 		"-serial", "chardev:console",
-		"-device", "virtio-serial-" + bus + ",id=vser",
+		"-device", "virtio-serial-pci,id=vser",
 		"-chardev", "socket,id=channel,fd=3",
 		"-device", "virtserialport,bus=vser.0,chardev=channel,name=org.gfs.channel.0",
-		"-device", "virtio-scsi-" + bus + ",id=scsi",
+		"-device", "virtio-scsi-pci,id=scsi",
 	}
 	if cfg.accel == AccelKVM {
 		args = append(args, "-cpu", "host")

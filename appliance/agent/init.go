@@ -21,6 +21,10 @@ const PortName = "org.gfs.channel.0"
 var (
 	verbose bool
 	bootAt  = time.Now()
+	// disksReady closes once the SCSI drivers are loaded and the disks
+	// scanned; disksErr says if that failed.
+	disksReady = make(chan struct{})
+	disksErr   error
 )
 
 // logf writes to the console (ttyS0), which the host shows under -v and
@@ -52,12 +56,18 @@ func Main() {
 		fatal("modules: %v", err)
 	}
 	// The channel needs virtio_pci + virtio_console; disks need the SCSI
-	// stack. Load them together; filesystem drivers load on demand.
-	if err := kmods.load("virtio_pci", "virtio_mmio", "virtio_console", "virtio_scsi", "sd_mod"); err != nil {
+	// stack. Say hello as soon as the channel exists and let the disks
+	// finish probing meanwhile: calls wait for them (disksReady).
+	go func() {
+		disksErr = kmods.load("virtio_pci", "virtio_scsi", "sd_mod")
+		close(disksReady)
+		debugf("disk modules loaded")
+		kmods.prefetch("ext4", "crc32c_generic", "dm_mod")
+	}()
+	if err := kmods.load("virtio_pci", "virtio_console"); err != nil {
 		fatal("load boot modules: %v", err)
 	}
-	debugf("boot modules loaded")
-	go kmods.prefetch("ext4", "crc32c_generic", "dm_mod")
+	debugf("channel modules loaded")
 
 	port, err := openPort(PortName, 10*time.Second)
 	if err != nil {

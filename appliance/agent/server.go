@@ -175,6 +175,14 @@ func (s *server) dispatch(c *call) (result any, err error) {
 			err = &proto.Error{Errno: int(syscall.EIO), Message: fmt.Sprintf("%s: internal error: %v", c.name, r)}
 		}
 	}()
+	select {
+	case <-disksReady:
+		if disksErr != nil {
+			return nil, &proto.Error{Errno: int(syscall.ENODEV), Message: "disk drivers: " + disksErr.Error()}
+		}
+	case <-c.ctx.Done():
+		return nil, c.ctx.Err()
+	}
 	h, ok := handlers[c.name]
 	if !ok {
 		return nil, &proto.Error{Errno: int(syscall.ENOSYS), Message: c.name + ": not supported by this appliance"}

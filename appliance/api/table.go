@@ -89,6 +89,15 @@ const (
 	Shell              // the interactive shell only (lcd, echo, quit…)
 )
 
+// IntFormat is the base in which the shell prints an RInt result.
+type IntFormat int
+
+const (
+	IntDecimal IntFormat = iota
+	IntOctal             // with a leading 0, as guestfish prints umask
+	IntHex               // with a leading 0x, as guestfish prints MBR ids
+)
+
 // Command is one row of the table.
 type Command struct {
 	Name    string
@@ -106,17 +115,34 @@ type Command struct {
 	NoLaunch bool
 	// ReadOnlyFast: may be answered by the VM-less reader.
 	ReadOnlyFast bool
+	// IntFormat is how an RInt result is printed.
+	IntFormat IntFormat
+	// VarArgs: the command takes a variable number of words (echo,
+	// copy-in…); the shell checks them itself and Usage is the synopsis.
+	VarArgs bool
+	Usage   string
 }
 
-// Synopsis is the usage line: name, arguments, then [name:..] options.
+// Synopsis is the usage line as guestfish writes it: name, arguments,
+// then the options as [name:true|false], [name:N] or [name:..].
 func (c *Command) Synopsis() string {
+	if c.Usage != "" {
+		return c.Usage
+	}
 	var b strings.Builder
 	b.WriteString(c.Name)
 	for _, a := range c.Args {
 		b.WriteString(" " + a.Name)
 	}
 	for _, o := range c.Opts {
-		b.WriteString(" [" + o.Name + ":" + o.Kind.String() + "]")
+		switch o.Kind {
+		case Bool:
+			b.WriteString(" [" + o.Name + ":true|false]")
+		case Int, Int64:
+			b.WriteString(" [" + o.Name + ":N]")
+		default:
+			b.WriteString(" [" + o.Name + ":..]")
+		}
 	}
 	return b.String()
 }
