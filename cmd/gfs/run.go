@@ -1,59 +1,313 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
+	"golang.org/x/term"
+
 	"gfs/appliance"
+	"gfs/appliance/api"
+	"gfs/shell"
 )
 
+// Version is printed by -V.
+var Version = "0.1.0"
+
+// Subcommands that later issues implement; reserved now.
+var reserved = map[string]bool{
+	"inspect": true, "cat": true, "ls": true, "copy-out": true, "copy-in": true, "df": true,
+	"filesystems": true, "mount": true, "sysprep": true, "resize": true, "sparsify": true, "edit": true,
+}
+
 func run(args []string) int {
-	if len(args) >= 1 && args[0] == "trial" {
-		h := appliance.New(appliance.Options{Verbose: os.Getenv("V") != ""})
-		for _, a := range args[1:] {
-			if err := h.AddDrive(appliance.Drive{Path: a}); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
+	if len(args) > 0 {
+		if args[0] == "appliance" {
+			return applianceCmd(args[1:], os.Stdout, os.Stderr)
 		}
-		t := time.Now()
-		if err := h.Launch(context.Background()); err != nil {
-			fmt.Fprintln(os.Stderr, err)
+		if reserved[args[0]] {
+			fmt.Fprintf(os.Stderr, "gfs: %s: not implemented yet\n", args[0])
 			return 1
 		}
-		fmt.Printf("launched (%s) in %v\n", h.Accel(), time.Since(t))
-		res, err := h.Call(context.Background(), "list-devices", nil, nil, nil, nil)
-		fmt.Println(string(res), err)
-		if os.Getenv("BENCH") != "" {
-			ctx := context.Background()
-			step := func(name string, args ...any) {
-				t := time.Now()
-				r, err := h.Call(ctx, name, args, nil, nil, nil)
-				fmt.Printf("%s %v: %s %v (%v)\n", name, args, r, err, time.Since(t))
-			}
-			step("mkfs", "ext4", "/dev/sda")
-			step("mount", "/dev/sda", "/")
-			step("list-filesystems")
-			f, _ := os.Open(os.Getenv("BENCH"))
-			t := time.Now()
-			_, err := h.Call(ctx, "upload", []any{"/big"}, nil, f, nil)
-			d := time.Since(t)
-			fi, _ := f.Stat()
-			fmt.Printf("upload %v: %.1f MiB/s\n", err, float64(fi.Size())/d.Seconds()/(1<<20))
-			out, _ := os.Create("/tmp/big.out")
-			t = time.Now()
-			_, err = h.Call(ctx, "download", []any{"/big"}, nil, nil, out)
-			d = time.Since(t)
-			out.Close()
-			fmt.Printf("download %v: %.1f MiB/s\n", err, float64(fi.Size())/d.Seconds()/(1<<20))
+	}
+	o, err := parseOptions(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gfs: %v\nTry ‘gfs --help’ for more information.\n", err)
+		return 1
+	}
+	switch {
+	case o.help:
+		usage(os.Stdout)
+		return 0
+	case o.version:
+		fmt.Printf("gfs %s\n", Version)
+		return 0
+	case o.cmdHelp:
+		if o.cmdHelpName == "" {
+			shell.ListCommands(os.Stdout)
+			return 0
 		}
-		t = time.Now()
-		err = h.Close()
-		fmt.Println("close", err, time.Since(t))
+		if !shell.CommandHelp(os.Stdout, o.cmdHelpName) {
+			fmt.Fprintf(os.Stderr, "%s: command not known: use -h to list all commands\n", o.cmdHelpName)
+			return 1
+		}
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "gfs: not yet")
-	return 1
+	for _, n := range o.newDisks {
+		if n == "help" || n == "list" {
+			shell.PreparedHelp(os.Stdout)
+			return 0
+		}
+	}
+	if o.remote {
+		pid := o.remotePID
+		if pid == 0 {
+			for _, v := range []string{"GUESTFISH_PID", "GFS_PID"} {
+				if p, err := strconv.Atoi(os.Getenv(v)); err == nil && p > 0 {
+					pid = p
+					break
+				}
+			}
+		}
+		if pid == 0 {
+			fmt.Fprintln(os.Stderr, "gfs: --remote: no listener: set GUESTFISH_PID (eval \"$(gfs --listen …)\") or use --remote=PID")
+			return 1
+		}
+		return shell.RunRemote(pid, o.commands, os.Stdin, os.Stderr)
+	}
+	if o.listen && os.Getenv(listenChildEnv) == "" {
+		return listenParent(args, o)
+	}
+	return session(o)
+}
+
+// session runs the shell: set up drives, prepared disks and mounts,
+// then commands from the command line, -f, the terminal or stdin.
+func session(o *options) (code int) {
+	interactive := len(o.commands) == 0 && o.file == "" && !o.listen && term.IsTerminal(int(os.Stdin.Fd()))
+	s := shell.New(shell.Options{
+		Accel: o.accel, AllowBacking: o.allowBacking, Verbose: o.verbose,
+		Trace: o.trace, NoSync: o.noSync, Interactive: interactive,
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	stopSignals := handleSignals(s, interactive)
+	defer stopSignals()
+	defer func() {
+		if err := s.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "gfs: error: %v\n", err)
+			code = 1
+		}
+	}()
+	ready := listenReady()
+	fail := func(format string, a ...any) int {
+		msg := fmt.Sprintf(format, a...)
+		if ready != nil {
+			ready(msg)
+		}
+		fmt.Fprintln(os.Stderr, msg)
+		return 1
+	}
+	if o.inspect {
+		return fail("gfs: -i: operating system inspection is not implemented yet; use -m DEVICE[:MOUNTPOINT] (list-filesystems shows the devices)")
+	}
+	for _, d := range o.drives {
+		if err := s.AddDrive(appliance.Drive{Path: d.path, Format: d.format, ReadOnly: o.readOnly, Name: d.path}); err != nil {
+			return fail("gfs: error: add-drive: %v", err)
+		}
+	}
+	for i, n := range o.newDisks {
+		p, err := shell.ParsePrepared(n, i+1)
+		if err != nil {
+			return fail("gfs: %v", err)
+		}
+		if err := s.AddPrepared(p); err != nil {
+			return fail("gfs: %v", err)
+		}
+	}
+	if len(o.newDisks) > 0 || len(o.mounts) > 0 {
+		if err := s.Launch(ctx); err != nil {
+			return fail("gfs: error: %v", err)
+		}
+		for _, m := range o.mounts {
+			if err := mountOption(ctx, s, m, o.readOnly); err != nil {
+				return fail("%s", err)
+			}
+		}
+	}
+	if o.listen {
+		return serveListener(ctx, s, ready)
+	}
+	var err error
+	switch {
+	case len(o.commands) > 0:
+		if o.file != "" {
+			fmt.Fprintln(os.Stderr, "gfs: -f FILE cannot be combined with commands on the command line")
+			return 1
+		}
+		err = s.RunArgs(ctx, o.commands)
+	case o.file != "":
+		f, ferr := os.Open(o.file)
+		if ferr != nil {
+			fmt.Fprintf(os.Stderr, "gfs: %s: %v\n", o.file, errors.Unwrap(ferr))
+			return 1
+		}
+		defer f.Close()
+		err = s.RunScript(ctx, f, o.file)
+	case interactive:
+		err = s.Interactive(ctx, os.Stdin, true)
+	default:
+		err = s.RunScript(ctx, os.Stdin, "*stdin*")
+	}
+	if err != nil {
+		if !errors.Is(err, shell.ErrFailed) {
+			fmt.Fprintf(os.Stderr, "gfs: %v\n", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+// mountOption is -m dev[:mountpoint[:options[:fstype]]].
+func mountOption(ctx context.Context, s *shell.Session, spec string, readOnly bool) error {
+	parts := strings.SplitN(spec, ":", 4)
+	dev, mp, opts, fstype := parts[0], "/", "", ""
+	if len(parts) > 1 && parts[1] != "" {
+		mp = parts[1]
+	}
+	if len(parts) > 2 {
+		opts = parts[2]
+	}
+	if len(parts) > 3 {
+		fstype = parts[3]
+	}
+	if readOnly && opts == "" {
+		opts = "ro"
+	}
+	var err error
+	if fstype != "" {
+		err = s.Exec(ctx, api.Lookup("mount-vfs"), []string{opts, fstype, dev, mp}, io.Discard)
+	} else {
+		err = s.Exec(ctx, api.Lookup("mount-options"), []string{opts, dev, mp}, io.Discard)
+	}
+	if err == nil {
+		return nil
+	}
+	msg := fmt.Sprintf("gfs: error: mount: %v\ngfs: '%s' could not be mounted.", shortErr(err), dev)
+	var sb strings.Builder
+	if ferr := s.Exec(ctx, api.Lookup("list-filesystems"), nil, &sb); ferr == nil && sb.Len() > 0 {
+		msg += "  Did you mean one of these?\n"
+		for _, l := range strings.Split(strings.TrimSpace(sb.String()), "\n") {
+			d, t, _ := strings.Cut(l, ": ")
+			msg += fmt.Sprintf("\t%s (%s)\n", d, t)
+		}
+		msg = strings.TrimSuffix(msg, "\n")
+	}
+	return errors.New(msg)
+}
+
+func shortErr(err error) string {
+	var ae *appliance.Error
+	if errors.As(err, &ae) {
+		return ae.Msg
+	}
+	return err.Error()
+}
+
+// handleSignals: Ctrl-C during a command cancels it (a second one within
+// five seconds, or any Ctrl-C between commands of a script, stops gfs);
+// SIGTERM and SIGHUP stop gfs. Stopping kills every appliance so no
+// QEMU or temporary directory is left.
+func handleSignals(s *shell.Session, interactive bool) func() {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	var once sync.Once
+	done := make(chan struct{})
+	go func() {
+		var last time.Time
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-ch:
+				if sig == syscall.SIGINT {
+					recent := time.Since(last) < 5*time.Second
+					last = time.Now()
+					if !recent && shell.Interrupt() {
+						fmt.Fprintln(os.Stderr, "gfs: interrupted")
+						continue
+					}
+					if interactive && !recent {
+						continue
+					}
+				}
+				appliance.KillAll()
+				s.Kill()
+				if sig == syscall.SIGINT {
+					os.Exit(130)
+				}
+				os.Exit(128 + int(sig.(syscall.Signal)))
+			}
+		}
+	}()
+	return func() {
+		once.Do(func() {
+			signal.Stop(ch)
+			close(done)
+		})
+	}
+}
+
+func usage(w io.Writer) {
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	fmt.Fprint(bw, `gfs: the guest filesystem shell, a guestfish-compatible offline editor
+for virtual machine disk images.
+
+Usage:
+  gfs [--options] [cmd [: cmd : cmd ...]]
+  gfs appliance build|info|clean
+
+Options:
+  -a|--add image       Add a disk image (repeatable)
+  --format[=raw|qcow2|..]
+                       Format of the following -a images (alone: detect)
+  -r|--ro              Add the -a images read-only
+  -w|--rw              Add the -a images read-write (the default)
+  -i|--inspector       Inspect the guest and mount its filesystems
+  -m|--mount dev[:mnt[:opts[:fstype]]]
+                       Mount dev on mnt (default /)
+  -N|--new [file=]type Create a prepared disk (test<N>.img or file);
+                       -N help lists the types
+  -f|--file file       Read commands from file (#!/usr/bin/gfs -f works)
+  -x                   Echo each command before running it
+  -v|--verbose         Show the appliance's console and progress
+  -n|--no-sync         Do not sync the disks at the end (faster, unsafe)
+  --listen             Start a session in the background and print
+                       GUESTFISH_PID=…, for eval "$(gfs --listen -a d.img)"
+  --csh                Print the --listen line for csh
+  --remote[=pid]       Send the commands to that listening gfs
+                       (default: $GUESTFISH_PID)
+  --accel auto|kvm|tcg Choose QEMU's accelerator (gfs extension)
+  --allow-backing      Allow qcow2 images with backing files (gfs extension)
+  -h|--cmd-help [cmd]  List the commands, or describe one
+  --help               Show this help
+  -V|--version         Show the version
+
+Without commands, gfs reads commands from the terminal (the ><fs>
+prompt, with history and tab completion) or from standard input.
+The appliance starts when the first command needs it; 'run' is optional.
+Commands on the command line are separated by ':' words:
+  gfs --ro -a disk.img -m /dev/sda1 : ls / : cat /etc/fstab
+`)
 }

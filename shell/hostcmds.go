@@ -1,0 +1,117 @@
+package shell
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"gfs/appliance/api"
+)
+
+// hostCommand runs the table's Host commands that need a guest; they
+// use only the Guest primitives, so the VM-less backend serves them too.
+func (s *Session) hostCommand(ctx context.Context, g Guest, cmd *api.Command, p *parsedArgs, stdout io.Writer) error {
+	switch cmd.Name {
+	case "ll":
+		out, err := s.longListing(ctx, g, p.str(0))
+		if err != nil {
+			return err
+		}
+		// ll is an RString: guestfish prints it followed by a newline.
+		_, err = io.WriteString(stdout, out+"\n")
+		return err
+	case "cat":
+		// RString in guestfish: the content, then a newline. Streamed.
+		bw := bufio.NewWriterSize(stdout, 64<<10)
+		if err := g.Download(ctx, p.str(0), bw); err != nil {
+			bw.Flush()
+			return err
+		}
+		bw.WriteString("\n")
+		return bw.Flush()
+	case "read-file":
+		return g.Download(ctx, p.str(0), stdout)
+	case "read-lines", "head", "tail":
+		var buf bytes.Buffer
+		if err := g.Download(ctx, p.str(0), &buf); err != nil {
+			return err
+		}
+		lines := splitLines(buf.String())
+		switch cmd.Name {
+		case "head":
+			if len(lines) > 10 {
+				lines = lines[:10]
+			}
+		case "tail":
+			if len(lines) > 10 {
+				lines = lines[len(lines)-10:]
+			}
+		}
+		bw := bufio.NewWriter(stdout)
+		for _, l := range lines {
+			bw.WriteString(l + "\n")
+		}
+		return bw.Flush()
+	case "filesize":
+		st, err := g.Statns(ctx, p.str(0))
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, st.Size)
+		return err
+	}
+	return fmt.Errorf("%s: not implemented", cmd.Name)
+}
+
+// splitLines splits file content into lines without their LF or CRLF
+// endings; a final line without a newline still counts.
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	s = strings.TrimSuffix(s, "\n")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSuffix(l, "\r")
+	}
+	return lines
+}
+
+// longListing is ll: ls -la of a directory, or the one line of any
+// other file (a symbolic link is shown, not followed, as ls -l does for
+// a named file).
+func (s *Session) longListing(ctx context.Context, g Guest, p string) (string, error) {
+	now := s.opts.Now()
+	if p != "/" {
+		dir, base := path.Split(strings.TrimRight(p, "/"))
+		if dir == "" {
+			dir = "/"
+		}
+		if base != "" && base != "." && base != ".." {
+			self, err := g.Lstatnslist(ctx, dir, []string{base})
+			if err != nil {
+				return "", err
+			}
+			if len(self) == 1 && self[0].Mode&sIFMT != sIFDIR {
+				self[0].Name = p
+				return LongListing(self, now, false), nil
+			}
+		}
+	}
+	entries, err := g.Lstatnslist(ctx, p, nil)
+	if err != nil {
+		return "", err
+	}
+	return LongListing(entries, now, true), nil
+}
+
+func fallocate(f *os.File, size int64) error {
+	return unix.Fallocate(int(f.Fd()), 0, 0, size)
+}
