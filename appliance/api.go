@@ -91,6 +91,11 @@ func (h *Handle) VfsLabel(ctx context.Context, dev string) (string, error) {
 func (h *Handle) VfsUUID(ctx context.Context, dev string) (string, error) {
 	return callAs[string](ctx, h, "vfs-uuid", nil, dev)
 }
+
+// BtrfsSubvolumeList lists the subvolumes of the btrfs filesystem on dev.
+func (h *Handle) BtrfsSubvolumeList(ctx context.Context, dev string) ([]api.BTRFSSubvolume, error) {
+	return callAs[[]api.BTRFSSubvolume](ctx, h, "btrfs-subvolume-list", nil, dev)
+}
 func (h *Handle) Blkid(ctx context.Context, dev string) ([][2]string, error) {
 	flat, err := callAs[[]string](ctx, h, "blkid", nil, dev)
 	return pairs(flat), err

@@ -130,6 +130,8 @@ var Commands = []*Command{
 		Short: "filesystem label", Long: "Returns the label of the filesystem on a device, or nothing."},
 	{Name: "vfs-uuid", Area: "Filesystems", Where: Agent, Ret: RString, Args: []Arg{a("mountable", Mountable)}, ReadOnlyFast: true,
 		Short: "filesystem UUID", Long: "Returns the UUID of the filesystem on a device, or nothing."},
+	{Name: "btrfs-subvolume-list", Area: "Filesystems", Where: Agent, Ret: RStructList, Struct: typeOf[BTRFSSubvolume](), Args: []Arg{a("device", Device)},
+		Short: "list btrfs subvolumes", Long: "Lists every subvolume of the btrfs filesystem on a device with its id, parent id and path from the top level. Mount one with mount-options subvol=PATH, or use btrfsvol:DEVICE/PATH wherever a mountable is accepted."},
 	{Name: "blkid", Area: "Filesystems", Where: Agent, Ret: RHashtable, Args: []Arg{a("device", Device)},
 		Short: "everything blkid knows about a device", Long: "Prints the keys blkid reports for a device: TYPE, UUID, LABEL, PARTUUID and so on."},
 	{Name: "fstrim", Area: "Filesystems", Where: Agent, Writes: true, Args: []Arg{a("mountpoint", Pathname)},

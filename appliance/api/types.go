@@ -151,3 +151,10 @@ type FileStat struct {
 	StatNS
 	Link string `json:"link,omitempty"` // symlink target, for ll
 }
+
+// BTRFSSubvolume is one row of `btrfs-subvolume-list`.
+type BTRFSSubvolume struct {
+	ID       int64  `json:"btrfssubvolume_id"`
+	TopLevel int64  `json:"btrfssubvolume_top_level_id"`
+	Path     string `json:"btrfssubvolume_path"`
+}
