@@ -35,6 +35,9 @@ func run(args []string) int {
 		if args[0] == "appliance" {
 			return applianceCmd(args[1:], os.Stdout, os.Stderr)
 		}
+		if args[0] == "inspect" {
+			return inspectCmd(args[1:], os.Stdout, os.Stderr)
+		}
 		if reserved[args[0]] {
 			fmt.Fprintf(os.Stderr, "gfs: %s: not implemented yet\n", args[0])
 			return 1
