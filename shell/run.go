@@ -32,6 +32,9 @@ func (s *Session) RunLine(ctx context.Context, text string) error {
 	l, err := ParseLine(text)
 	if err != nil {
 		s.report("", err)
+		if l.IgnoreError {
+			return nil
+		}
 		return errSilent
 	}
 	var runErr error
