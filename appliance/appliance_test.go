@@ -113,10 +113,12 @@ func TestSession(t *testing.T) {
 		if want := []string{"/dev/sda", "/dev/sdb", "/dev/sdc"}; !reflect.DeepEqual(devs, want) {
 			t.Fatalf("list-devices = %v, want %v", devs, want)
 		}
-		size, err := h.BlockdevGetsize64(ctx, "/dev/sdb")
-		must(t, err)
-		if size != 768<<20 {
-			t.Errorf("size of sdb = %d", size)
+		for dev, want := range map[string]int64{"/dev/sda": 1 << 30, "/dev/sdb": 768 << 20, "/dev/sdc": 64 << 20} {
+			size, err := h.BlockdevGetsize64(ctx, dev)
+			must(t, err)
+			if size != want {
+				t.Errorf("size of %s = %d, want %d: drives out of order", dev, size, want)
+			}
 		}
 	})
 	t.Run("PartitionAndFormat", func(t *testing.T) { partitionAndFormat(t, h) })

@@ -3,6 +3,7 @@ package appliance_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -223,6 +224,31 @@ func TestKVMHangFallsBack(t *testing.T) {
 	t.Logf("launch with a hanging KVM probe took %v", time.Since(start))
 	if n := len(appliancetest.Children("sleep")); n != 0 {
 		t.Errorf("the hung KVM QEMU was left running")
+	}
+}
+
+// Drives keep the order they were added in, whatever order the kernel
+// finishes probing them: sizes tell them apart.
+func TestDriveOrder(t *testing.T) {
+	h := appliance.New(appliance.Options{})
+	const n = 6
+	for i := 0; i < n; i++ {
+		p := appliancetest.Blank(t, fmt.Sprintf("d%d.img", i), "raw", fmt.Sprintf("%dM", 8*(i+1)))
+		must(t, h.AddDrive(appliance.Drive{Path: p, ReadOnly: i%2 == 1}))
+	}
+	must(t, h.Launch(ctx))
+	defer h.Close()
+	devs, err := h.ListDevices(ctx)
+	must(t, err)
+	if len(devs) != n {
+		t.Fatalf("devices = %v", devs)
+	}
+	for i, d := range devs {
+		size, err := h.BlockdevGetsize64(ctx, d)
+		must(t, err)
+		if size != int64(8*(i+1))<<20 {
+			t.Errorf("%s has %d MiB, want %d: drives out of order", d, size>>20, 8*(i+1))
+		}
 	}
 }
 

@@ -59,7 +59,7 @@ func Main() {
 	// stack. Say hello as soon as the channel exists and let the disks
 	// finish probing meanwhile: calls wait for them (disksReady).
 	go func() {
-		disksErr = kmods.load("virtio_pci", "virtio_scsi", "sd_mod")
+		disksErr = loadDisks()
 		close(disksReady)
 		debugf("disk modules loaded")
 		kmods.prefetch("ext4", "crc32c_generic", "dm_mod")
