@@ -118,25 +118,64 @@ func openFAT(r io.ReaderAt, size int64) (*fatFS, error) {
 	return f, nil
 }
 
-// fatRead reads [off, off+n) of the first FAT through a chunk cache.
-func (f *fatFS) fatRead(off int64, n int) ([]byte, error) {
-	const chunk = 64 << 10
-	out := make([]byte, 0, n)
-	for len(out) < n {
-		base := off &^ (chunk - 1)
-		c, ok := f.cache.get(base)
-		if !ok {
-			c = make([]byte, min(chunk, f.fatBytes-base))
-			if _, err := f.r.ReadAt(c, f.fatOffset+base); err != nil {
-				return nil, err
-			}
-			f.cache.put(base, c)
-		}
-		m := copy(out[len(out):n], c[off-base:])
-		out = out[:len(out)+m]
-		off += int64(m)
+const fatChunk = 64 << 10
+
+// fatChunkAt returns the cached 64 KiB chunk of the first FAT at base.
+func (f *fatFS) fatChunkAt(base int64) ([]byte, error) {
+	if c, ok := f.cache.get(base); ok {
+		return c, nil
 	}
-	return out, nil
+	c := make([]byte, min(fatChunk, f.fatBytes-base))
+	if _, err := f.r.ReadAt(c, f.fatOffset+base); err != nil {
+		return nil, err
+	}
+	f.cache.put(base, c)
+	return c, nil
+}
+
+// entry returns the raw FAT entry of cluster c (12, 16 or 28 bits).
+func (f *fatFS) entry(c uint32) (uint32, error) {
+	var off int64
+	switch f.fatBits {
+	case 12:
+		off = int64(c) + int64(c)/2
+	case 16:
+		off = int64(c) * 2
+	default:
+		off = int64(c) * 4
+	}
+	width := int64(f.fatBits+7) / 8
+	if f.fatBits == 12 {
+		width = 2
+	}
+	if off+width > f.fatBytes {
+		return 0, corruptf("fat: cluster %#x beyond the FAT", c)
+	}
+	var b [4]byte
+	base := off &^ (fatChunk - 1)
+	chunk, err := f.fatChunkAt(base)
+	if err != nil {
+		return 0, err
+	}
+	n := copy(b[:width], chunk[off-base:])
+	if int64(n) < width { // an entry straddling two chunks (FAT12 only)
+		next, err := f.fatChunkAt(base + fatChunk)
+		if err != nil {
+			return 0, err
+		}
+		copy(b[n:width], next)
+	}
+	v := binary.LittleEndian.Uint32(b[:])
+	switch f.fatBits {
+	case 12:
+		if c&1 != 0 {
+			v >>= 4
+		}
+		return v & 0xfff, nil
+	case 16:
+		return v & 0xffff, nil
+	}
+	return v & 0x0fffffff, nil
 }
 
 // next returns the FAT entry of cluster c, mapping bad-cluster and end of
@@ -145,31 +184,16 @@ func (f *fatFS) next(c uint32) (uint32, error) {
 	if c < 2 || c >= f.maxCluster {
 		return 0, corruptf("fat: invalid access to FAT (entry %#x)", c)
 	}
-	var v, bad uint32
+	v, err := f.entry(c)
+	if err != nil {
+		return 0, err
+	}
+	bad := uint32(0x0ffffff7)
 	switch f.fatBits {
 	case 12:
-		b, err := f.fatRead(int64(c)+int64(c)/2, 2)
-		if err != nil {
-			return 0, err
-		}
-		v = uint32(binary.LittleEndian.Uint16(b))
-		if c&1 != 0 {
-			v >>= 4
-		}
-		v &= 0xfff
 		bad = 0xff7
 	case 16:
-		b, err := f.fatRead(int64(c)*2, 2)
-		if err != nil {
-			return 0, err
-		}
-		v, bad = uint32(binary.LittleEndian.Uint16(b)), 0xfff7
-	default:
-		b, err := f.fatRead(int64(c)*4, 4)
-		if err != nil {
-			return 0, err
-		}
-		v, bad = binary.LittleEndian.Uint32(b)&0x0fffffff, 0x0ffffff7
+		bad = 0xfff7
 	}
 	if v >= bad {
 		return 0xffffffff, nil
@@ -596,35 +620,60 @@ func (ff *fatFile) ReadAt(p []byte, off int64) (n int, err error) {
 // the FAT (the FSInfo hint is not trusted by default), no inode counts.
 func (f *fatFS) StatFS() (st StatVFS, err error) {
 	defer guard(&err, "fat statfs")
+	// Decode whole cached chunks at a time: a big FAT32 has millions of
+	// entries. Only a FAT12 entry can straddle two chunks.
 	var free uint64
-	for c := uint32(2); c < f.maxCluster; c++ {
-		var v uint32
+	entryOff := func(c uint32) int64 {
 		switch f.fatBits {
 		case 12:
-			b, err := f.fatRead(int64(c)+int64(c)/2, 2)
-			if err != nil {
-				return st, err
-			}
-			v = uint32(binary.LittleEndian.Uint16(b))
-			if c&1 != 0 {
-				v >>= 4
-			}
-			v &= 0xfff
+			return int64(c) + int64(c)/2
 		case 16:
-			b, err := f.fatRead(int64(c)*2, 2)
-			if err != nil {
-				return st, err
-			}
-			v = uint32(binary.LittleEndian.Uint16(b))
-		default:
-			b, err := f.fatRead(int64(c)*4, 4)
-			if err != nil {
-				return st, err
-			}
-			v = binary.LittleEndian.Uint32(b) & 0x0fffffff
+			return int64(c) * 2
 		}
-		if v == 0 {
-			free++
+		return int64(c) * 4
+	}
+	width := int64(f.fatBits / 8)
+	if f.fatBits == 12 {
+		width = 2
+	}
+	le := binary.LittleEndian
+	for c := uint32(2); c < f.maxCluster; {
+		base := entryOff(c) &^ (fatChunk - 1)
+		chunk, err := f.fatChunkAt(base)
+		if err != nil {
+			return st, err
+		}
+		for ; c < f.maxCluster; c++ {
+			o := entryOff(c) - base
+			if o+width > int64(len(chunk)) {
+				break
+			}
+			var v uint32
+			switch f.fatBits {
+			case 12:
+				v = uint32(le.Uint16(chunk[o:]))
+				if c&1 != 0 {
+					v >>= 4
+				}
+				v &= 0xfff
+			case 16:
+				v = uint32(le.Uint16(chunk[o:]))
+			default:
+				v = le.Uint32(chunk[o:]) & 0x0fffffff
+			}
+			if v == 0 {
+				free++
+			}
+		}
+		if c < f.maxCluster && entryOff(c) < base+int64(len(chunk)) {
+			v, err := f.entry(c) // straddles two chunks
+			if err != nil {
+				return st, err
+			}
+			if v == 0 {
+				free++
+			}
+			c++
 		}
 	}
 	return StatVFS{Bsize: f.clusterSize, Frsize: f.clusterSize, Blocks: uint64(f.maxCluster - 2),

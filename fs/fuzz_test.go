@@ -5,7 +5,10 @@ package fs
 // quickly as regression tests) and must never panic, hang or allocate
 // without bound, whatever the bytes.
 //
-//	go test ./fs -run '^$' -fuzz FuzzQcow2 -fuzztime 60s   (and so on)
+//	go test ./fs -run '^$' -fuzz '^FuzzQcow2$' -fuzztime 60s -fuzzminimizetime 2s
+//
+// (a short -fuzzminimizetime matters: minimizing big image inputs for the
+// default 60 s each stalls the run).
 
 import (
 	"bytes"
@@ -17,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sparseImage is an image whose first bytes are the fuzz input and the
@@ -52,6 +56,13 @@ func (s *sparseImage) ReadAt(p []byte, off int64) (int, error) {
 type nopCloser struct{ io.ReaderAt }
 
 func (nopCloser) Close() error { return nil }
+
+// watchdog crashes the fuzz worker if one input takes more than 10 s, so
+// that a hang is recorded as a failing input instead of stalling.
+func watchdog() func() {
+	tm := time.AfterFunc(10*time.Second, func() { panic("fuzz input took more than 10s: a hang") })
+	return func() { tm.Stop() }
+}
 
 // trimZeros drops trailing zero bytes (sparseImage restores them).
 func trimZeros(b []byte) []byte {
@@ -94,6 +105,7 @@ func FuzzQcow2(f *testing.F) {
 	f.Add(readFileBytes(f, ov))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
+		defer watchdog()()
 		// Backing files are never allowed here: a fuzzed name must not
 		// open host files.
 		q, err := openQcow2(nopCloser{bytes.NewReader(data)}, "fuzz.qcow2", int64(len(data)), false, 0, nil)
@@ -129,6 +141,7 @@ func FuzzDisks(f *testing.F) {
 	f.Add(seed, int64(1<<20))
 
 	f.Fuzz(func(t *testing.T, data []byte, size int64) {
+		defer watchdog()()
 		if size < int64(len(data)) || size > 1<<40 {
 			size = int64(len(data))
 		}
@@ -193,6 +206,7 @@ func FuzzLVMConfig(f *testing.F) {
 	}
 	f.Add("a = [1, \"x\", -3]\nb { c { d = \"\\\"\" } }\n# comment\n")
 	f.Fuzz(func(t *testing.T, text string) {
+		defer watchdog()()
 		root, err := parseLVMConfig(text)
 		if err != nil {
 			return
@@ -214,6 +228,7 @@ func FuzzLVMConfig(f *testing.F) {
 func FuzzPVLabel(f *testing.F) {
 	f.Add(lvmSeed(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		defer watchdog()()
 		img := &sparseImage{data, 1 << 20}
 		l, err := readPVLabel(img, img.size)
 		if err != nil || l == nil {
@@ -281,27 +296,74 @@ func smallTree(t testing.TB, dir string) {
 	}
 }
 
+// overlayImage presents head over base (then zeros up to size): the
+// fuzzers mutate only the metadata-heavy start of a real image, which
+// keeps inputs small and the mutations where the parsers are.
+type overlayImage struct {
+	head, base []byte
+	size       int64
+}
+
+func (o *overlayImage) Size() int64  { return o.size }
+func (o *overlayImage) Close() error { return nil }
+func (o *overlayImage) ReadAt(p []byte, off int64) (int, error) {
+	n, err := (&sparseImage{o.base, o.size}).ReadAt(p, off)
+	if off < int64(len(o.head)) {
+		copy(p[:n], o.head[off:])
+	}
+	return n, err
+}
+
+// fuzzBases builds real images; a fuzz input is one byte choosing the
+// base image followed by the bytes replacing its start.
+type fuzzBase struct {
+	data []byte
+	size int64
+}
+
+func addBaseSeeds(f *testing.F, bases []fuzzBase, head int) {
+	for i, b := range bases {
+		f.Add(append([]byte{byte(i)}, b.data[:min(head, len(b.data))]...))
+	}
+}
+
+func pickBase(bases []fuzzBase, data []byte) (*overlayImage, bool) {
+	if len(data) == 0 {
+		return nil, false
+	}
+	b := bases[int(data[0])%len(bases)]
+	return &overlayImage{head: data[1:], base: b.data, size: b.size}, true
+}
+
 func FuzzExt4(f *testing.F) {
 	dir := f.TempDir()
 	src := filepath.Join(dir, "src")
 	smallTree(f, src)
+	var bases []fuzzBase
 	for i, mk := range [][]string{
-		{"mkfs.ext4", "-b", "1024", "-O", "^has_journal", "-N", "64"},
-		{"mkfs.ext4", "-b", "1024", "-O", "^has_journal,^metadata_csum,inline_data", "-N", "64"},
-		{"mkfs.ext2", "-b", "1024", "-N", "64"},
+		{"mkfs.ext4", "-b", "1024", "-O", "^has_journal,^resize_inode", "-N", "64"},
+		{"mkfs.ext4", "-b", "1024", "-O", "^has_journal,^metadata_csum,^resize_inode,inline_data", "-N", "64"},
+		{"mkfs.ext2", "-b", "1024", "-O", "^resize_inode", "-N", "64"},
 		{"mkfs.ext4", "-b", "1024", "-O", "^has_journal,^64bit,meta_bg,^resize_inode", "-N", "64"},
 	} {
 		img := filepath.Join(dir, fmt.Sprintf("%d.img", i))
 		writeFile(f, img, make([]byte, 1<<20))
 		run(f, mk[0], append(mk[1:], "-q", "-F", "-E", "nodiscard", "-d", src, img)...)
-		seed := trimZeros(readFileBytes(f, img))
-		if _, err := openExt4(&sparseImage{seed, 1 << 20}, 1<<20); err != nil {
+		b := fuzzBase{trimZeros(readFileBytes(f, img)), 1 << 20}
+		if _, err := openExt4(&sparseImage{b.data, b.size}, b.size); err != nil {
 			f.Fatalf("seed %v: %v", mk, err)
 		}
-		f.Add(seed)
+		bases = append(bases, b)
 	}
+	// Superblock, descriptors, bitmaps, inode table and the first
+	// directory blocks all live in the first 48 KiB of these images.
+	addBaseSeeds(f, bases, 48<<10)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		img := &sparseImage{data, 1 << 20}
+		defer watchdog()()
+		img, ok := pickBase(bases, data)
+		if !ok {
+			return
+		}
 		fs, err := openExt4(img, img.size)
 		if err != nil {
 			return
@@ -312,9 +374,10 @@ func FuzzExt4(f *testing.F) {
 
 func FuzzFAT(f *testing.F) {
 	dir := f.TempDir()
+	var bases []fuzzBase
 	for i, opts := range [][]string{{"-F", "12"}, {"-F", "16", "-s", "1"}, {"-F", "32", "-S", "512", "-s", "1"}} {
 		img := filepath.Join(dir, fmt.Sprintf("%d.img", i))
-		size := 1 << 20
+		size := int64(1 << 20)
 		if i == 1 {
 			size = 4 << 20
 		}
@@ -329,17 +392,19 @@ func FuzzFAT(f *testing.F) {
 		p := filepath.Join(dir, "Long Name File.txt")
 		writeFile(f, p, patterned(2, 5000))
 		run(f, "mcopy", "-i", img, p, "::/dir/")
-		seed := trimZeros(readFileBytes(f, img))
-		if _, err := openFAT(&sparseImage{seed, int64(size)}, int64(size)); err != nil {
+		b := fuzzBase{trimZeros(readFileBytes(f, img)), size}
+		if _, err := openFAT(&sparseImage{b.data, b.size}, b.size); err != nil {
 			f.Fatalf("seed %v: %v", opts, err)
 		}
-		f.Add(seed, int64(size))
+		bases = append(bases, b)
 	}
-	f.Fuzz(func(t *testing.T, data []byte, size int64) {
-		if size < int64(len(data)) || size > 64<<20 {
-			size = int64(len(data))
+	addBaseSeeds(f, bases, 64<<10)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		defer watchdog()()
+		img, ok := pickBase(bases, data)
+		if !ok {
+			return
 		}
-		img := &sparseImage{data, size}
 		fs, err := openFAT(img, img.size)
 		if err != nil {
 			return
