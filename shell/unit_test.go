@@ -451,8 +451,8 @@ func TestErrorsWithoutAppliance(t *testing.T) {
 	}
 	wantErr := "nosuch2: unknown command\n" +
 		"error: incorrect number of arguments\nusage: mount mountable mountpoint\ntype 'help mount' for more help on mount\n" +
-		"t.gfs:3: gfs: error: touch: refusing to change " + img + ": it was added read-only (--ro or add-ro); use --rw to allow writes\n" +
-		"t.gfs:4: gfs: error: mkfs: refusing to change " + img + ": it was added read-only (--ro or add-ro); use --rw to allow writes\n" +
+		"t.gfs:3: gfs: error: touch: refusing to change ro.img: it was added read-only (--ro or add-ro); use --rw to allow writes\n" +
+		"t.gfs:4: gfs: error: mkfs: refusing to change ro.img: it was added read-only (--ro or add-ro); use --rw to allow writes\n" +
 		"gfs: unterminated double quote\n" +
 		"/nonexistent: No such file or directory\n" +
 		"nosuch: command not known: use 'help --list' to list all commands\n"
@@ -468,5 +468,5 @@ func TestErrorsWithoutAppliance(t *testing.T) {
 }
 
 func appliancDrive(path string, ro bool) appliance.Drive {
-	return appliance.Drive{Path: path, ReadOnly: ro, Format: "raw"}
+	return appliance.Drive{Path: path, ReadOnly: ro, Format: "raw", Name: filepath.Base(path)}
 }
