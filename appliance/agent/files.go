@@ -143,18 +143,24 @@ func readDirents(p string) ([]api.Dirent, error) {
 		return nil, err
 	}
 	defer f.Close()
-	entries, err := f.ReadDir(-1)
+	names, err := f.Readdirnames(-1)
 	if err != nil {
 		return nil, pathErr(p, err)
 	}
+	// Stat relative to the opened directory: the os.File's name is a
+	// guest path, which means nothing to lstat in the appliance.
+	fd := int(f.Fd())
 	out := []api.Dirent{}
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil {
+	for _, name := range append([]string{".", ".."}, names...) {
+		var st unix.Stat_t
+		if name == ".." && isGuestRoot(fd) {
+			if unix.Fstat(fd, &st) != nil {
+				continue
+			}
+		} else if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
 			continue
 		}
-		st := info.Sys().(*syscall.Stat_t)
-		out = append(out, api.Dirent{Ino: int64(st.Ino), Ftyp: ftyp(st.Mode), Name: e.Name()})
+		out = append(out, api.Dirent{Ino: int64(st.Ino), Ftyp: ftyp(st.Mode), Name: name})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
