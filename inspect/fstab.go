@@ -98,6 +98,9 @@ func (r *resolver) fstabEntry(spec, mp, vfstype, opts string, root Filesystem, o
 	if dev == "" {
 		return fstabEntry{}, false
 	}
+	// Device names are translated as libguestfs translates every device
+	// argument (/dev/vdX and /dev/hdX are /dev/sdX).
+	dev = CanonicalDevice(dev)
 	if vfstype == "btrfs" && !strings.HasPrefix(dev, "btrfsvol:") {
 		for _, o := range strings.Split(opts, ",") {
 			if sv, ok := strings.CutPrefix(o, "subvol="); ok {

@@ -434,6 +434,7 @@ func buildOS(c classified, byDev map[string]Filesystem) OS {
 			f = Filesystem{}
 		}
 		f.Device = CanonicalDevice(n)
+		f.PartUUID, f.PartLabel = "", ""
 		if f.Type == "unknown" {
 			f.Type = ""
 		}
@@ -460,22 +461,16 @@ func CanonicalDevice(dev string) string {
 }
 
 // mountsForRoot returns the mounts of an OS in the order they must be
-// made: by mountpoint length, shortest first (guestfish's order).
+// made: by mountpoint length, shortest first (guestfish's order). The
+// inspected root is always what goes on "/", whatever fstab says.
 func mountsForRoot(d *data, root string) []Mount {
-	var ms []Mount
+	ms := []Mount{{root, "/"}}
 	for _, e := range d.fstab {
-		if strings.HasPrefix(e.mountpoint, "/") {
-			ms = append(ms, Mount{e.mountable, path.Clean(e.mountpoint)})
+		if mp := path.Clean(e.mountpoint); strings.HasPrefix(mp, "/") && mp != "/" {
+			ms = append(ms, Mount{e.mountable, mp})
 		}
 	}
-	if len(ms) == 0 {
-		ms = []Mount{{root, "/"}}
-	}
 	sortMounts(ms)
-	// The root must come first even if fstab names it differently.
-	if ms[0].Mountpoint != "/" {
-		ms = append([]Mount{{root, "/"}}, ms...)
-	}
 	return ms
 }
 

@@ -1,0 +1,238 @@
+package inspect
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// testdata/rpmdb.sqlite was written by rpm 4.18 (sqlite backend);
+// testdata/Packages holds the same headers in a BerkeleyDB hash file
+// written by db_load (BerkeleyDB 5.3), which rpm's bdb_ro backend reads
+// back. See testdata/README.
+func rpmFixtureApps(t *testing.T, blobs [][]byte) []Application {
+	t.Helper()
+	var apps []Application
+	for _, b := range blobs {
+		if a, ok := rpmHeaderApp(b); ok {
+			apps = append(apps, a)
+		}
+	}
+	return apps
+}
+
+func TestRPMDatabases(t *testing.T) {
+	sq, err := os.ReadFile("testdata/rpmdb.sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := sqliteTableBlobs(sq, "Packages", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromSQLite := rpmFixtureApps(t, blobs)
+	bdb, err := os.ReadFile("testdata/Packages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err = bdbHashValues(bdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromBDB := rpmFixtureApps(t, blobs)
+	sortApps(fromSQLite)
+	sortApps(fromBDB)
+	if len(fromSQLite) != 3 || !reflect.DeepEqual(fromSQLite, fromBDB) {
+		t.Fatalf("sqlite %+v\nbdb %+v", fromSQLite, fromBDB)
+	}
+	want := Application{Name: "hello-gfs", Epoch: 2, Version: "2.12", Release: "3.el8", Arch: "x86_64",
+		URL: "https://example.org/hello", Summary: "A friendly greeting", Description: "Prints a greeting.\nSecond line of the description."}
+	if fromSQLite[0] != want {
+		t.Errorf("got %+v", fromSQLite[0])
+	}
+	if d := fromSQLite[1].Description; strings.Count(d, "\n") != 149 {
+		t.Errorf("long description has %d lines (overflow pages)", strings.Count(d, "\n")+1)
+	}
+	// Truncated and corrupted databases fail cleanly.
+	for _, n := range []int{100, 4096, len(sq) / 2} {
+		if _, err := sqliteTableBlobs(sq[:n], "Packages", 1); err == nil && n < 8192 {
+			t.Errorf("truncated sqlite (%d bytes) accepted", n)
+		}
+		bdbHashValues(bdb[:min(n, len(bdb))])
+	}
+}
+
+func sortApps(a []Application) {
+	for i := range a {
+		for j := i + 1; j < len(a); j++ {
+			if a[j].Name < a[i].Name {
+				a[i], a[j] = a[j], a[i]
+			}
+		}
+	}
+}
+
+func TestDpkgStatus(t *testing.T) {
+	apps := parseDpkgStatus([]byte("Package: a\nStatus: install ok installed\nVersion: 1:2.0-3\nArchitecture: all\nDescription: short\n long\n .\n more\n\n" +
+		"Package: b\nStatus: install ok not-installed\nVersion: 1\n\nPackage: c\nStatus: install ok installed\nVersion: x:1\n\n" +
+		"Package: d\nStatus: hold ok installed\nVersion: 4.5\n"))
+	want := []Application{
+		{Name: "a", Epoch: 1, Version: "2.0", Release: "3", Arch: "all", Summary: "short", Description: "long\n.\nmore"},
+		{Name: "d", Version: "4.5"},
+	}
+	if !reflect.DeepEqual(apps, want) {
+		t.Errorf("got %+v", apps)
+	}
+}
+
+func TestPacmanDesc(t *testing.T) {
+	a, ok := parsePacmanDesc([]byte("%NAME%\nlinux\n\n%VERSION%\n1:6.5.9.arch2-1\n\n%DESC%\nThe Linux kernel\n\n%ARCH%\nx86_64\n\n%URL%\nhttps://kernel.org\n"))
+	want := Application{Name: "linux", Epoch: 1, Version: "6.5.9.arch2", Release: "1", Arch: "x86_64", URL: "https://kernel.org", Description: "The Linux kernel"}
+	if !ok || a != want {
+		t.Errorf("got %+v", a)
+	}
+	if _, ok := parsePacmanDesc([]byte("%NAME%\nx\n\n%VERSION%\n1.0\n\n%ARCH%\nany\n")); ok {
+		t.Error("a version without a release was accepted")
+	}
+}
+
+func TestOSRelease(t *testing.T) {
+	cases := []struct {
+		body, distro, product string
+		major, minor          int
+		done                  bool
+	}{
+		{"ID=debian\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\n", "debian", "Debian GNU/Linux 12 (bookworm)", 12, 0, false},
+		{"ID=\"rhel\"\nPRETTY_NAME=\"Red Hat Enterprise Linux 9.2 (Plow)\"\nVERSION_ID=\"9.2\"\n", "rhel", "Red Hat Enterprise Linux 9.2 (Plow)", 9, 2, true},
+		{"ID=arch\nPRETTY_NAME=\"Arch Linux\"\n", "archlinux", "Arch Linux", 0, 0, true},
+		{"ID=opensuse-leap\nPRETTY_NAME='openSUSE Leap 15.5'\nVERSION_ID=\"15.5\"\n", "opensuse", "openSUSE Leap 15.5", 15, 5, true},
+		{"ID=nixos\nPRETTY_NAME=\"NixOS\"\nVERSION_ID=\"23.05\"\n", "", "NixOS", 23, 5, false},
+		{"ID=fedora\nPRETTY_NAME=\"Fedora \\\"Linux\\\" 38\"\nVERSION_ID=38\n", "fedora", `Fedora "Linux" 38`, 38, 0, true},
+	}
+	for _, c := range cases {
+		v := &fsView{ctx: nil, t: memTree{"/etc/os-release": c.body}}
+		d := &data{}
+		done := parseOSRelease(v, d, "/etc/os-release")
+		if done != c.done || d.distro != c.distro || d.productName != c.product || d.major != c.major || d.minor != c.minor {
+			t.Errorf("%q: done=%v %+v", c.body, done, d)
+		}
+	}
+}
+
+func TestFstabResolution(t *testing.T) {
+	r := &resolver{
+		layout: Layout{Devices: []string{"/dev/sda", "/dev/sdb"},
+			Partitions: []Partition{{Name: "/dev/sda1"}, {Name: "/dev/sda2"}, {Name: "/dev/sdb1"}},
+			LVs:        []string{"/dev/vg-x/lv--y", "/dev/VG/root"}},
+		fss: []Filesystem{{Device: "/dev/sda1", Type: "ext4", UUID: "aaaa-bbbb", Label: "BOOT", PartUUID: "1234abcd-01"},
+			{Device: "/dev/sdb1", Type: "btrfs", UUID: "cafe"}, {Device: "btrfsvol:/dev/sdb1/root", Type: "btrfs", UUID: "cafe"}},
+	}
+	root := Filesystem{Device: "/dev/VG/root"}
+	for _, c := range []struct{ spec, mp, typ, opts, dev, wantMP string }{
+		{"UUID=AAAA-BBBB", "/boot", "ext4", "", "/dev/sda1", "/boot"},
+		{`LABEL="BOOT"`, "//boot//", "ext4", "", "/dev/sda1", "/boot"},
+		{"PARTUUID=1234ABCD-01", "/x", "ext4", "", "/dev/sda1", "/x"},
+		{"/dev/mapper/vg--x-lv----y", "/srv", "ext4", "", "/dev/vg-x/lv--y", "/srv"},
+		{"/dev/mapper/nosuch-lv", "/srv", "ext4", "", "/dev/mapper/nosuch-lv", "/srv"},
+		{"/dev/vda2", "/a", "ext4", "", "/dev/sda2", "/a"},
+		{"/dev/xvdb1", "/b", "ext4", "", "/dev/sdb1", "/b"},
+		{"/dev/vdc1", "/c", "ext4", "", "/dev/sdc1", "/c"},
+		{"/dev/root", "/", "ext4", "", "/dev/VG/root", "/"},
+		{"UUID=cafe", "/", "btrfs", "rw,subvol=/root,compress=zstd", "btrfsvol:/dev/sdb1/root", "/"},
+		{"UUID=cafe", "/top", "btrfs", "rw", "/dev/sdb1", "/top"},
+		{"UUID=dead", "/gone", "ext4", "", "", ""},
+		{"tmpfs", "/tmp", "tmpfs", "", "", ""},
+		{"/dev/sda2", "/proc/x", "ext4", "", "", ""},
+		{"/dev/cdrom", "/mnt", "iso9660", "", "", ""},
+		{"/dev/sda2", "/media/usb", "ext4", "", "", ""},
+		{"/dev/sda2", "/media", "ext4", "", "/dev/sda2", "/media"},
+		{"UUID=aaaa-bbbb", "none", "swap", "sw", "/dev/sda1", "none"},
+	} {
+		e, ok := r.fstabEntry(c.spec, c.mp, c.typ, c.opts, root, "linux")
+		if c.dev == "" {
+			if ok {
+				t.Errorf("%s %s: kept as %+v", c.spec, c.mp, e)
+			}
+			continue
+		}
+		if !ok || e.mountable != c.dev || e.mountpoint != c.wantMP {
+			t.Errorf("%s %s: got %+v %v, want %s %s", c.spec, c.mp, e, ok, c.dev, c.wantMP)
+		}
+	}
+}
+
+func TestBinaryArch(t *testing.T) {
+	b, err := os.ReadFile("/bin/ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := binaryArch(b[:4096]); a != "x86_64" {
+		t.Errorf("/bin/ls: %q", a)
+	}
+	elf := func(class, data byte, machine uint16) []byte {
+		h := make([]byte, 64)
+		copy(h, "\x7fELF")
+		h[4], h[5] = class, data
+		if data == 1 {
+			h[18], h[19] = byte(machine), byte(machine>>8)
+		} else {
+			h[18], h[19] = byte(machine>>8), byte(machine)
+		}
+		return h
+	}
+	for _, c := range []struct {
+		b    []byte
+		want string
+	}{
+		{elf(1, 1, 3), "i386"}, {elf(2, 1, 183), "aarch64"}, {elf(2, 1, 21), "ppc64le"}, {elf(2, 2, 21), "ppc64"},
+		{elf(2, 2, 22), "s390x"}, {elf(2, 1, 243), "riscv64"}, {elf(1, 1, 40), "arm"}, {[]byte("\x7fELF"), ""}, {nil, ""},
+	} {
+		if a := binaryArch(c.b); a != c.want {
+			t.Errorf("%v: %q, want %q", c.b[:min(len(c.b), 20)], a, c.want)
+		}
+	}
+	pe := make([]byte, 512)
+	copy(pe, "MZ")
+	pe[0x3c] = 0x80
+	copy(pe[0x80:], "PE\x00\x00\x64\x86")
+	if a := binaryArch(pe); a != "x86_64" {
+		t.Errorf("PE32+: %q", a)
+	}
+}
+
+func TestOSInfo(t *testing.T) {
+	for _, c := range []struct {
+		o    OS
+		want string
+	}{
+		{OS{Type: "linux", Distro: "debian", MajorVersion: 12, MinorVersion: 5}, "debian12"},
+		{OS{Type: "linux", Distro: "ubuntu", MajorVersion: 22, MinorVersion: 4}, "ubuntu22.04"},
+		{OS{Type: "linux", Distro: "rhel", MajorVersion: 8, MinorVersion: 6}, "rhel8.6"},
+		{OS{Type: "linux", Distro: "centos", MajorVersion: 7, MinorVersion: 9}, "centos7.0"},
+		{OS{Type: "linux", Distro: "archlinux"}, "archlinux"},
+		{OS{Type: "linux", Distro: "unknown"}, "unknown"},
+		{OS{Type: "windows", MajorVersion: 6, MinorVersion: 1, ProductVariant: "Server"}, "win2k8r2"},
+		{OS{Type: "windows", MajorVersion: 10, ProductVariant: "Client", BuildID: "22621"}, "win11"},
+		{OS{Type: "windows", MajorVersion: 10, ProductVariant: "Server", ProductName: "Windows Server 2022 Standard"}, "win2k22"},
+	} {
+		if got := osinfo(c.o); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.o, got, c.want)
+		}
+	}
+}
+
+func TestXMLEscaping(t *testing.T) {
+	var b strings.Builder
+	WriteXML(&b, []OS{{Root: "/dev/sda", Type: "linux", Hostname: "a<b>&\x01c\xff", Mountpoints: []Mountpoint{{`/dev/"x"`, "/"}},
+		Filesystems: []Filesystem{{Device: "/dev/sda"}}}}, false)
+	s := b.String()
+	for _, want := range []string{"<hostname>a&lt;b&gt;&amp;c\uFFFD</hostname>", `<mountpoint dev="/dev/&quot;x&quot;">/</mountpoint>`, `<filesystem dev="/dev/sda"/>`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %s in\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "<applications") {
+		t.Error("applications printed with --no-applications")
+	}
+}
