@@ -62,11 +62,12 @@ func listenParent(args []string, o *options) int {
 		cmd.Wait()
 		return 1
 	}
+	pid := cmd.Process.Pid
 	cmd.Process.Release()
 	if o.csh {
-		fmt.Printf("setenv GUESTFISH_PID %d\n", cmd.Process.Pid)
+		fmt.Printf("setenv GUESTFISH_PID %d\n", pid)
 	} else {
-		fmt.Printf("GUESTFISH_PID=%d; export GUESTFISH_PID\n", cmd.Process.Pid)
+		fmt.Printf("GUESTFISH_PID=%d; export GUESTFISH_PID\n", pid)
 	}
 	return 0
 }
