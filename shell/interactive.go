@@ -104,4 +104,3 @@ func (s *Session) Interactive(ctx context.Context, stdin io.ReadCloser, banner b
 	fmt.Fprintln(s.opts.Stdout)
 	return nil
 }
-

@@ -365,4 +365,3 @@ func RunRemote(pid int, argv []string, stdin io.Reader, stderr io.Writer) int {
 	}
 	return 0
 }
-

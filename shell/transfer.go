@@ -108,7 +108,7 @@ func prefixTar(w io.Writer, r io.Reader, prefix string) error {
 
 func joinMember(prefix, name string) string {
 	dir := strings.HasSuffix(name, "/")
-	n := path.Join(prefix, path.Clean("/" + name))
+	n := path.Join(prefix, path.Clean("/"+name))
 	if dir {
 		n += "/"
 	}
