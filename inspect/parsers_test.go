@@ -2,6 +2,8 @@ package inspect
 
 import (
 	"os"
+
+	"gfs/appliance/api"
 	"reflect"
 	"strings"
 	"testing"
@@ -234,5 +236,32 @@ func TestXMLEscaping(t *testing.T) {
 	}
 	if strings.Contains(s, "<applications") {
 		t.Error("applications printed with --no-applications")
+	}
+}
+
+func TestCommand(t *testing.T) {
+	oses := []OS{{Root: "/dev/sda2", Type: "linux", MajorVersion: 12, Mountpoints: []Mountpoint{{"/dev/sda2", "/"}},
+		Filesystems: []Filesystem{{Device: "/dev/sda2"}}, Applications: []Application{{Name: "bash", Epoch: 1}}}}
+	if _, err := Command("inspect-get-type", nil, []string{"/dev/sda2"}); err != ErrNotInspected {
+		t.Errorf("before inspect-os: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		want any
+	}{
+		{"inspect-os", []string{"/dev/sda2"}}, {"inspect-get-type", "linux"}, {"inspect-get-major-version", 12},
+		{"inspect-get-mountpoints", [][2]string{{"/", "/dev/sda2"}}}, {"inspect-get-filesystems", []string{"/dev/sda2"}},
+	} {
+		got, err := Command(c.name, oses, []string{"/dev/vda2"})
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %v %v", c.name, got, err)
+		}
+	}
+	apps, _ := Command("inspect-list-applications2", oses, []string{"/dev/sda2"})
+	if a := apps.([]api.Application2); len(a) != 1 || a[0].Name != "bash" || a[0].Epoch != 1 {
+		t.Errorf("applications %+v", apps)
+	}
+	if _, err := Command("inspect-get-type", oses, []string{"/dev/sdb1"}); err == nil || !strings.Contains(err.Error(), "root device not found") {
+		t.Errorf("unknown root: %v", err)
 	}
 }

@@ -158,3 +158,24 @@ type BTRFSSubvolume struct {
 	TopLevel int64  `json:"btrfssubvolume_top_level_id"`
 	Path     string `json:"btrfssubvolume_path"`
 }
+
+// Application2 is one row of `inspect-list-applications2`.
+type Application2 struct {
+	Name          string `json:"app2_name"`
+	DisplayName   string `json:"app2_display_name"`
+	Epoch         int32  `json:"app2_epoch"`
+	Version       string `json:"app2_version"`
+	Release       string `json:"app2_release"`
+	Arch          string `json:"app2_arch"`
+	InstallPath   string `json:"app2_install_path"`
+	TransPath     string `json:"app2_trans_path"`
+	Publisher     string `json:"app2_publisher"`
+	URL           string `json:"app2_url"`
+	SourcePackage string `json:"app2_source_package"`
+	Summary       string `json:"app2_summary"`
+	Description   string `json:"app2_description"`
+	Spare1        string `json:"app2_spare1"`
+	Spare2        string `json:"app2_spare2"`
+	Spare3        string `json:"app2_spare3"`
+	Spare4        string `json:"app2_spare4"`
+}
