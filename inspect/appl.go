@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -40,6 +41,9 @@ func (s *applianceSource) blk(ctx context.Context, dev string) map[string]string
 	return m
 }
 
+// Layout lists names only (cheap); partition offsets, GUIDs and MBR
+// signatures, which only Windows drive mappings need, come from
+// partitionDetails on demand.
 func (s *applianceSource) Layout(ctx context.Context) (Layout, error) {
 	var l Layout
 	var err error
@@ -53,16 +57,19 @@ func (s *applianceSource) Layout(ctx context.Context) (Layout, error) {
 	if l.LVs, err = s.h.Lvs(ctx); err != nil {
 		l.LVs = nil // no LVM tools: no LVs
 	}
+	for _, p := range parts {
+		dev := strings.TrimRightFunc(p, func(r rune) bool { return r >= '0' && r <= '9' })
+		if strings.HasSuffix(dev, "p") && strings.HasPrefix(p, "/dev/nvme") {
+			dev = strings.TrimSuffix(dev, "p")
+		}
+		l.Partitions = append(l.Partitions, Partition{Name: p, Device: dev})
+	}
+	return l, nil
+}
+
+func (s *applianceSource) partitionDetails(ctx context.Context, l *Layout) {
 	l.MBRSignatures = map[string][4]byte{}
-	starts := map[string]int64{}
 	for _, dev := range l.Devices {
-		pl, err := s.h.PartList(ctx, dev)
-		if err != nil {
-			continue // not partitioned
-		}
-		for _, p := range pl {
-			starts[fmt.Sprintf("%s%d", dev, p.Num)] = p.Start
-		}
 		b := s.blk(ctx, dev)
 		if b["PTTYPE"] == "dos" {
 			if raw, err := hex.DecodeString(b["PTUUID"]); err == nil && len(raw) == 4 {
@@ -70,15 +77,15 @@ func (s *applianceSource) Layout(ctx context.Context) (Layout, error) {
 			}
 		}
 	}
-	for _, p := range parts {
-		dev := strings.TrimRightFunc(p, func(r rune) bool { return r >= '0' && r <= '9' })
-		pi := Partition{Name: p, Device: dev, Start: starts[p]}
-		if b := s.blk(ctx, p); b["PART_ENTRY_SCHEME"] == "gpt" {
-			pi.GUID = strings.ToUpper(b["PART_ENTRY_UUID"])
+	for i := range l.Partitions {
+		b := s.blk(ctx, l.Partitions[i].Name)
+		if off, err := strconv.ParseInt(b["PART_ENTRY_OFFSET"], 10, 64); err == nil {
+			l.Partitions[i].Start = off * 512
 		}
-		l.Partitions = append(l.Partitions, pi)
+		if b["PART_ENTRY_SCHEME"] == "gpt" {
+			l.Partitions[i].GUID = strings.ToUpper(b["PART_ENTRY_UUID"])
+		}
 	}
-	return l, nil
 }
 
 func (s *applianceSource) Filesystems(ctx context.Context) ([]Filesystem, error) {

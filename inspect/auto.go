@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"time"
 
 	"gfs/appliance"
 	"gfs/fs"
@@ -112,10 +113,15 @@ func viaAppliance(ctx context.Context, drives []appliance.Drive, opts AutoOption
 			return nil, err
 		}
 	}
+	start := time.Now()
 	if err := h.Launch(ctx); err != nil {
 		return nil, err
 	}
-	return Inspect(ctx, NewApplianceSource(h), opts.Options)
+	opts.logf("inspect: appliance launched (%s) in %v", h.Accel(), time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	oses, err := Inspect(ctx, NewApplianceSource(h), opts.Options)
+	opts.logf("inspect: appliance inspection took %v", time.Since(start).Round(time.Millisecond))
+	return oses, err
 }
 
 // InspectDisks inspects through the VM-less reader; errors wrapping

@@ -11,6 +11,17 @@ import (
 type resolver struct {
 	layout Layout
 	fss    []Filesystem
+	// details completes layout with partition offsets, GUIDs and MBR
+	// signatures when a source computes them on demand.
+	details func(*Layout)
+	done    bool
+}
+
+func (r *resolver) full() {
+	if r.details != nil && !r.done {
+		r.details(&r.layout)
+	}
+	r.done = true
 }
 
 var (
@@ -179,6 +190,7 @@ func (r *resolver) isPartition(dev string) bool {
 
 // partitionByGUID finds a GPT partition by its unique GUID.
 func (r *resolver) partitionByGUID(guid string) string {
+	r.full()
 	for _, p := range r.layout.Partitions {
 		if p.GUID != "" && strings.EqualFold(p.GUID, guid) {
 			return p.Name
@@ -189,6 +201,7 @@ func (r *resolver) partitionByGUID(guid string) string {
 
 // partitionByMBR finds a partition by MBR disk signature and byte offset.
 func (r *resolver) partitionByMBR(sig []byte, start uint64) string {
+	r.full()
 	for _, p := range r.layout.Partitions {
 		s, ok := r.layout.MBRSignatures[p.Device]
 		if ok && string(s[:]) == string(sig) && uint64(p.Start) == start {

@@ -134,11 +134,11 @@ type classified struct {
 // read-only and classified by the files it holds (libguestfs' rules).
 // An empty result with no error means no OS was found.
 func Inspect(ctx context.Context, src Source, opts Options) ([]OS, error) {
-	layout, err := src.Layout(ctx)
+	fss, err := src.Filesystems(ctx)
 	if err != nil {
 		return nil, err
 	}
-	fss, err := src.Filesystems(ctx)
+	layout, err := src.Layout(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +147,11 @@ func Inspect(ctx context.Context, src Source, opts Options) ([]OS, error) {
 		byDev[f.Device] = f
 	}
 	res := &resolver{layout: layout, fss: fss}
+	if d, ok := src.(interface {
+		partitionDetails(context.Context, *Layout)
+	}); ok {
+		res.details = func(l *Layout) { d.partitionDetails(ctx, l) }
+	}
 	var all []classified
 	for _, f := range fss {
 		if err := ctx.Err(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -17,6 +18,14 @@ import (
 
 func TestMain(m *testing.M) {
 	os.Exit(appliancetest.Main(m, func() {
+		// GFS_INSPECT_KEEP=DIR keeps the built guests (benchmarks, manual
+		// comparisons with virt-inspector).
+		if keep := os.Getenv("GFS_INSPECT_KEEP"); keep != "" && imgs.built {
+			os.MkdirAll(keep, 0o755)
+			for _, p := range []string{imgs.debian, imgs.rhel, imgs.xfs, imgs.btrfs, imgs.ext2, imgs.inline} {
+				os.Rename(p, filepath.Join(keep, filepath.Base(p)))
+			}
+		}
 		if imgs.dir != "" {
 			os.RemoveAll(imgs.dir)
 		}
