@@ -17,6 +17,36 @@ import (
 //
 // and checks list-filesystems, vfs-type and reading a file from an LV.
 func TestFilesystems(t *testing.T) {
+	a, b := buildListfsDisks(t)
+	d := openDisksT(t, a, b)
+	fss, err := d.Filesystems()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fss {
+		got = append(got, f.Device+": "+f.Type)
+	}
+	want := []string{"/dev/sdb: ext2", "/dev/sda1: ext4", "/dev/sda3: vfat", "/dev/sda5: swap", "/dev/sda7: unknown",
+		"/dev/vg0/empty: unknown", "/dev/vg0/root: ext4"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("list-filesystems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for name, typ := range map[string]string{"/dev/sda6": "LVM2_member", "/dev/sda": "", "/dev/sda2": "", "/dev/mapper/vg0-root": "ext4"} {
+		if got, err := d.VFSType(name); got != typ || err != nil {
+			t.Errorf("vfs-type %s = %q, %v; want %q", name, got, err, typ)
+		}
+	}
+	m := NewMounts(d)
+	if err := m.Mount("/dev/mapper/vg0-root", "/"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := m.ReadFile("/etc/hostname", 100); err != nil || string(b) != "lvmhost\n" {
+		t.Errorf("/etc/hostname on an LV: %q %v", b, err)
+	}
+}
+
+func buildListfsDisks(t *testing.T) (string, string) {
 	h := newLVMHost(t)
 	a := filepath.Join(h.dir, "a.img")
 	writeFile(t, a, nil)
@@ -69,32 +99,7 @@ start=237568, size=16384, type=83
 	os.Truncate(b, 16<<20)
 	run(t, "mkfs.ext2", "-q", "-F", b)
 
-	d = openDisksT(t, a, b)
-	fss, err := d.Filesystems()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, f := range fss {
-		got = append(got, f.Device+": "+f.Type)
-	}
-	want := []string{"/dev/sdb: ext2", "/dev/sda1: ext4", "/dev/sda3: vfat", "/dev/sda5: swap", "/dev/sda7: unknown",
-		"/dev/vg0/empty: unknown", "/dev/vg0/root: ext4"}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("list-filesystems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	for name, typ := range map[string]string{"/dev/sda6": "LVM2_member", "/dev/sda": "", "/dev/sda2": "", "/dev/mapper/vg0-root": "ext4"} {
-		if got, err := d.VFSType(name); got != typ || err != nil {
-			t.Errorf("vfs-type %s = %q, %v; want %q", name, got, err, typ)
-		}
-	}
-	m := NewMounts(d)
-	if err := m.Mount("/dev/mapper/vg0-root", "/"); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := m.ReadFile("/etc/hostname", 100); err != nil || string(b) != "lvmhost\n" {
-		t.Errorf("/etc/hostname on an LV: %q %v", b, err)
-	}
+	return a, b
 }
 
 // TestFilesystemsIncomplete: btrfs (subvolumes) and Windows LDM make the
