@@ -475,3 +475,36 @@ func (s *safeBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// SIGTERM in the middle of a command stops gfs and its appliance at
+// once, leaving no QEMU or temporary directory.
+func TestSignal(t *testing.T) {
+	img := roImage(t)
+	cmd := exec.Command(bin(t), "--ro", "-a", img)
+	cmd.Stdin = strings.NewReader("run\necho launched\ndebug sleep 60s\n")
+	var out safeBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(out.String(), "launched") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no launch: %s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	pid := cmd.Process.Pid
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	if xe, ok := err.(*exec.ExitError); !ok || xe.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	waitGone(t, pid)
+	if dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("gfs-%d-*", pid))); len(dirs) > 0 {
+		t.Errorf("temporary directories left: %v", dirs)
+	}
+}
