@@ -66,8 +66,11 @@ func (s *Session) Interactive(ctx context.Context, stdin io.ReadCloser, banner b
 		fmt.Fprint(s.opts.Stdout, Banner)
 	}
 	prompt := Prompt
-	if ps1 := os.Getenv("GFS_PS1"); ps1 != "" {
-		prompt = ps1
+	for _, v := range []string{"GFS_PS1", "GUESTFISH_PS1"} {
+		if ps1 := os.Getenv(v); ps1 != "" {
+			prompt = ps1
+			break
+		}
 	}
 	rl, err := readline.NewEx(&readline.Config{
 		Prompt:            prompt,

@@ -102,7 +102,7 @@ func (s *Session) runWords(ctx context.Context, name string, words []string, std
 	cmd := api.Lookup(name)
 	if cmd == nil {
 		msg := name + ": unknown command"
-		if s.cmdNum == 1 && !s.opts.Interactive {
+		if s.cmdNum == 1 {
 			msg += "\nDid you mean to open a disk image?  gfs -a disk.img\n" +
 				"For a list of commands:             gfs -h\n" +
 				"For complete documentation:         gfs help --list, docs/commands.md"

@@ -125,6 +125,10 @@ func TestWithoutAppliance(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "bootrootlv") {
 		t.Errorf("gfs -N help: %d %q", r.code, r.stdout)
 	}
+	r = gfs(t, dir, "", "--help", "mkdir")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "NAME\n    mkdir - create a directory\n") {
+		t.Errorf("gfs --help mkdir: %d %q", r.code, r.stdout)
+	}
 	r = gfs(t, dir, "", "--help")
 	if r.code != 0 || !strings.Contains(r.stdout, "--listen") || !strings.Contains(r.stdout, "--accel") {
 		t.Errorf("gfs --help: %d %q", r.code, r.stdout)

@@ -49,6 +49,12 @@ func run(args []string) int {
 		return 1
 	}
 	switch {
+	case o.help && len(o.commands) > 0:
+		if !shell.CommandHelp(os.Stdout, o.commands[0]) {
+			fmt.Fprintf(os.Stderr, "%s: command not known: use -h to list all commands\n", o.commands[0])
+			return 1
+		}
+		return 0
 	case o.help:
 		usage(os.Stdout)
 		return 0
