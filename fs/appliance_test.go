@@ -32,8 +32,50 @@ func TestAgainstLibguestfs(t *testing.T) {
 	})
 	t.Run("list-filesystems", func(t *testing.T) {
 		a, b := buildListfsDisks(t)
-		out := guestfish(t, []string{a, b}, "run\nlist-filesystems\n")
+		out := guestfish(t, []string{a, b}, "run\nlist-filesystems\necho ==parts\nlist-partitions\npart-list /dev/sda\necho ==lvm\nlvs\npvs\nvgs\n")
+		out, rest, _ := strings.Cut(out, "==parts\n")
+		parts, lvm, _ := strings.Cut(rest, "==lvm\n")
 		d := openDisksT(t, a, b)
+		var ourParts []string
+		for _, p := range d.Partitions() {
+			ourParts = append(ourParts, p.Name)
+		}
+		// part-list (parted) orders by position on the disk.
+		byStart := d.Partitions()
+		sort.Slice(byStart, func(i, j int) bool { return byStart[i].Start < byStart[j].Start })
+		for _, p := range byStart {
+			ourParts = append(ourParts, fmt.Sprintf("part_num: %d part_start: %d part_end: %d part_size: %d", p.Number, p.Start, p.End, p.Size))
+		}
+		var theirs []string
+		var rec []string
+		for _, line := range strings.Split(parts, "\n") {
+			line = strings.TrimSpace(line)
+			switch {
+			case strings.HasPrefix(line, "/dev/"):
+				theirs = append(theirs, line)
+			case strings.HasPrefix(line, "part_"):
+				rec = append(rec, line)
+			case line == "}":
+				theirs = append(theirs, strings.Join(rec, " "))
+				rec = nil
+			}
+		}
+		if strings.Join(ourParts, "\n") != strings.Join(theirs, "\n") {
+			t.Errorf("partitions:\n%s\nappliance:\n%s", strings.Join(ourParts, "\n"), strings.Join(theirs, "\n"))
+		}
+		var ourLVM []string
+		for _, lv := range d.LVs() {
+			ourLVM = append(ourLVM, lv.Name)
+		}
+		for _, pv := range d.PVs() {
+			ourLVM = append(ourLVM, pv.Device)
+		}
+		for _, vg := range d.VGs() {
+			ourLVM = append(ourLVM, vg.Name)
+		}
+		if strings.TrimSpace(lvm) != strings.Join(ourLVM, "\n") {
+			t.Errorf("lvs/pvs/vgs:\n%s\nappliance:\n%s", strings.Join(ourLVM, "\n"), lvm)
+		}
 		fss, err := d.Filesystems()
 		if err != nil {
 			t.Fatal(err)
