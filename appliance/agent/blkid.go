@@ -25,6 +25,29 @@ func init() {
 // blkid runs blkid in low-level probe mode without a cache, so it reads
 // the device itself rather than stale cached answers.
 func blkidExport(ctx context.Context, devs ...string) (map[string]map[string]string, error) {
+	res, err := blkidExportOnce(ctx, devs...)
+	if err != nil || len(devs) < 2 {
+		return res, err
+	}
+	// In low-level probe mode blkid stops at the first device where it
+	// recognises nothing (exit 2), so the devices after it are missing
+	// from the output: ask again for each of those.
+	for _, d := range devs {
+		if _, ok := res[d]; ok {
+			continue
+		}
+		one, err := blkidExportOnce(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range one {
+			res[k] = v
+		}
+	}
+	return res, nil
+}
+
+func blkidExportOnce(ctx context.Context, devs ...string) (map[string]map[string]string, error) {
 	args := append([]string{"-c", "/dev/null", "-p", "-o", "export"}, devs...)
 	out, err := run(ctx, "blkid", args...)
 	// blkid exits 2 when a device holds nothing it recognises: that is an
