@@ -11,6 +11,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ type guestFile struct {
 func dir(name string) guestFile         { return guestFile{name: name, mode: 0o755} }
 func file(name, body string) guestFile  { return guestFile{name: name, body: body, mode: 0o644} }
 func symlink(name, to string) guestFile { return guestFile{name: name, link: to} }
-func binary(name string) guestFile      { return guestFile{name: name, body: hostLs(), mode: 0o755} }
+func binFile(name string) guestFile     { return guestFile{name: name, body: hostLs(), mode: 0o755} }
 
 var (
 	lsOnce sync.Once
@@ -111,6 +112,7 @@ Description: GNU core utilities
 type images struct {
 	dir                                    string
 	debian, rhel, xfs, btrfs, ext2, inline string
+	windows                                string
 	uuids                                  map[string]string // name → UUID
 	built                                  bool
 }
@@ -147,12 +149,13 @@ func doBuild(t *testing.T) (err error) {
 	imgs.uuids = map[string]string{}
 	p := func(n string) string { return filepath.Join(d, n) }
 	imgs.debian, imgs.rhel, imgs.xfs, imgs.btrfs = p("debian.qcow2"), p("rhel.img"), p("gpt-xfs.img"), p("btrfs.img")
-	imgs.ext2, imgs.inline = p("ext2.img"), p("inline.img")
+	imgs.ext2, imgs.inline, imgs.windows = p("ext2.img"), p("inline.img"), p("windows.img")
 	appliancetest.QemuImg(t, "create", "-q", "-f", "qcow2", imgs.debian, "600M")
 	for _, f := range []string{imgs.rhel, imgs.xfs, imgs.btrfs} {
 		appliancetest.QemuImg(t, "create", "-q", "-f", "raw", f, "400M")
 	}
 	buildHostImages(t)
+	buildWindows(t)
 
 	h := appliance.New(appliance.Options{})
 	defer h.Close()
@@ -203,7 +206,7 @@ func doBuild(t *testing.T) (err error) {
 			"tmpfs           /tmp            tmpfs   defaults        0       0\n"+
 			"/dev/sr0        /media/cdrom0   udf,iso9660 user,noauto 0       0\n"),
 		file("/var/lib/dpkg/status", dpkgStatus),
-		binary("/usr/bin/ls"), symlink("/bin/ls", "../usr/bin/ls"),
+		binFile("/usr/bin/ls"), symlink("/bin/ls", "../usr/bin/ls"),
 	}, "/")
 	must(t, h.UmountAll(ctx))
 
@@ -226,7 +229,7 @@ func doBuild(t *testing.T) (err error) {
 		file("/etc/hosts", "127.0.0.1 localhost\n"),
 		file("/etc/fstab", "/dev/mapper/rhel-root   /       ext4    defaults        1 1\n"+
 			"UUID="+bootU+" /boot ext4 defaults 1 2\n"),
-		binary("/usr/bin/bash"),
+		binFile("/usr/bin/bash"),
 	}
 	if db, err := os.ReadFile("testdata/rpmdb.sqlite"); err == nil {
 		rhelFiles = append(rhelFiles, dir("/var"), dir("/var/lib"), dir("/var/lib/rpm"), file("/var/lib/rpm/rpmdb.sqlite", string(db)))
@@ -250,7 +253,7 @@ func doBuild(t *testing.T) (err error) {
 		file("/etc/os-release", "NAME=\"Fedora Linux\"\nVERSION=\"38 (Cloud Edition)\"\nID=fedora\nVERSION_ID=38\nPRETTY_NAME=\"Fedora Linux 38 (Cloud Edition)\"\n"),
 		file("/etc/hostname", "# comment\n\nfedora.local\n"),
 		file("/etc/fstab", "PARTUUID="+partU+" / xfs defaults 0 0\nUUID="+espU+" /boot/efi vfat umask=0077 0 2\n"),
-		binary("/bin/ls"), file("/usr/bin/dnf", "#!/usr/bin/python3\n"),
+		binFile("/bin/ls"), file("/usr/bin/dnf", "#!/usr/bin/python3\n"),
 	}, "/")
 	must(t, h.UmountAll(ctx))
 
@@ -268,7 +271,7 @@ func doBuild(t *testing.T) (err error) {
 		file("/etc/os-release", "PRETTY_NAME=\"Ubuntu 22.04.3 LTS\"\nNAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nID=ubuntu\n"),
 		file("/etc/hostname", "ubuntu-btrfs\n"),
 		file("/etc/fstab", "UUID="+btrU+" / btrfs defaults,subvol=root 0 1\nUUID="+btrU+" /home btrfs defaults,subvol=/home 0 2\n"),
-		binary("/bin/ls"),
+		binFile("/bin/ls"),
 	}, "/root")
 	must(t, h.UmountAll(ctx))
 	imgs.built = true
@@ -298,7 +301,7 @@ func buildHostImages(t *testing.T) {
 		file("/etc/hostname", "alpine\n"),
 		file("/etc/fstab", "/dev/vda / ext2 rw 0 1\n/dev/vdb1 /data ext4 rw 0 2\n"),
 		file("/lib/apk/db/installed", "C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nT:the musl c library\nU:https://musl.libc.org/\n\nP:busybox\nV:1:1.36.1-r5\nA:x86_64\nT:Size optimized toolbox\n\n"),
-		binary("/bin/ls"),
+		binFile("/bin/ls"),
 	} {
 		p := filepath.Join(src, f.name)
 		switch {
@@ -310,4 +313,37 @@ func buildHostImages(t *testing.T) {
 	}
 	appliancetest.Run(t, "mke2fs", "-q", "-t", "ext2", "-O", "^metadata_csum", "-U", "0a0b0c0d-1111-2222-3333-444455556666", "-L", "alpine", "-d", src, imgs.ext2, "32M")
 	appliancetest.Run(t, "mke2fs", "-q", "-t", "ext4", "-O", "inline_data", "-U", "9a9b9c9d-1111-2222-3333-444455556666", "-d", src, imgs.inline, "32M")
+}
+
+// pe64 is the header of an x86_64 PE executable, enough for the arch.
+func pe64() string {
+	b := make([]byte, 512)
+	copy(b, "MZ")
+	b[0x3c] = 0x80
+	copy(b[0x80:], "PE\x00\x00\x64\x86")
+	return string(b)
+}
+
+// buildWindows makes a Windows-like guest on a FAT partition (readable by
+// the VM-less reader): MBR with disk signature 0x12345678, partition 1
+// at 1 MiB, registry hives written by hivex (testdata).
+func buildWindows(t *testing.T) {
+	fat := filepath.Join(imgs.dir, "fat.img")
+	appliancetest.Run(t, "mkfs.vfat", "-C", "-n", "WINSYS", "-i", "4a3b2c1d", fat, "22528")
+	appliancetest.Run(t, "mmd", "-i", fat, "::/Windows", "::/Windows/System32", "::/Windows/System32/config", "::/Program Files")
+	tmp := filepath.Join(imgs.dir, "cmd.exe")
+	must(t, os.WriteFile(tmp, []byte(pe64()), 0o644))
+	appliancetest.Run(t, "mcopy", "-i", fat, tmp, "::/Windows/System32/cmd.exe")
+	appliancetest.Run(t, "mcopy", "-i", fat, "testdata/windows-software", "::/Windows/System32/config/SOFTWARE")
+	appliancetest.Run(t, "mcopy", "-i", fat, "testdata/windows-system", "::/Windows/System32/config/SYSTEM")
+	body, err := os.ReadFile(fat)
+	must(t, err)
+	mbr := make([]byte, 1<<20)
+	copy(mbr[0x1b8:], []byte{0x78, 0x56, 0x34, 0x12})
+	e := mbr[0x1be:]
+	e[0], e[4] = 0x80, 0x0c
+	binary.LittleEndian.PutUint32(e[8:], 2048)
+	binary.LittleEndian.PutUint32(e[12:], uint32(len(body)/512))
+	mbr[510], mbr[511] = 0x55, 0xaa
+	must(t, os.WriteFile(imgs.windows, append(mbr, body...), 0o644))
 }

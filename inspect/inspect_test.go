@@ -59,9 +59,16 @@ func allByAppliance(t *testing.T) []inspect.OS {
 	}
 	im := buildImages(t)
 	var drives []appliance.Drive
-	for _, p := range []string{im.debian, im.rhel, im.ext2, im.xfs, im.btrfs, im.inline} {
+	for _, p := range []string{im.debian, im.rhel, im.ext2, im.xfs, im.btrfs, im.inline, im.windows} {
 		drives = append(drives, appliance.Drive{Path: p, ReadOnly: true})
 	}
+	// A blank disk last: list-filesystems probes whole disks before
+	// partitions, and blkid once stopped at the first device holding
+	// nothing, leaving every partition after it "unknown".
+	blank := filepath.Join(im.dir, "blank.img")
+	must(t, os.WriteFile(blank, nil, 0o644))
+	must(t, os.Truncate(blank, 8<<20))
+	drives = append(drives, appliance.Drive{Path: blank, Format: "raw", ReadOnly: true})
 	start := time.Now()
 	res, err := inspect.Auto(ctx, drives, inspect.AutoOptions{Options: inspect.Options{Applications: true}, ForceAppliance: true})
 	if err != nil {
@@ -304,8 +311,8 @@ func TestXFSAndBtrfsThroughAppliance(t *testing.T) {
 	if in.Distro != "alpinelinux" || in.Hostname != "alpine" || len(in.Applications) != 2 {
 		t.Errorf("inline-data guest: %+v", in)
 	}
-	if len(oses) != 6 {
-		t.Errorf("appliance found %d OSes, want 6", len(oses))
+	if len(oses) != 7 {
+		t.Errorf("appliance found %d OSes, want 7", len(oses))
 	}
 }
 
@@ -386,5 +393,40 @@ func checkRPMApps(t *testing.T, apps []inspect.Application) {
 	}
 	if tl := apps[2]; tl.Name != "tools-gfs" || tl.Arch != "noarch" || tl.URL != "(none)" || tl.Epoch != 0 {
 		t.Errorf("tools-gfs: %+v", tl)
+	}
+}
+
+func TestWindows(t *testing.T) {
+	im := buildImages(t)
+	oses := vmless(t, true, im.windows)
+	if len(oses) != 1 {
+		t.Fatalf("%d OSes", len(oses))
+	}
+	o := oses[0]
+	want := inspect.OS{
+		Root: "/dev/sda1", Type: "windows", Distro: "windows", ProductName: "Windows Server 2022 Standard", ProductVariant: "Server",
+		MajorVersion: 10, Arch: "x86_64", Hostname: "WIN-GFS", PackageFormat: "unknown", PackageManagement: "unknown", OSInfo: "win2k22",
+		BuildID: "20348", WindowsSystemroot: "/Windows", WindowsCurrentControlSet: "ControlSet001",
+		Mountpoints:   []inspect.Mountpoint{{"/dev/sda1", "/"}},
+		Filesystems:   []inspect.Filesystem{{Device: "/dev/sda1", Type: "vfat", Label: "WINSYS", UUID: "4A3B-2C1D"}},
+		DriveMappings: []inspect.DriveMapping{{"C", "/dev/sda1"}},
+		Applications:  []inspect.Application{{Name: "7-Zip", DisplayName: "7-Zip 23.01 (x64)", Version: "23.01", InstallPath: `C:\Program Files\7-Zip\`, Publisher: "Igor Pavlov"}},
+	}
+	if !reflect.DeepEqual(o, want) {
+		t.Errorf("got  %+v\nwant %+v", o, want)
+	}
+	var buf bytes.Buffer
+	inspect.WriteXML(&buf, oses, true)
+	for _, line := range []string{"    <windows_systemroot>/Windows</windows_systemroot>\n    <windows_current_control_set>ControlSet001</windows_current_control_set>\n    <hostname>WIN-GFS</hostname>\n",
+		"    <drive_mappings>\n      <drive_mapping name=\"C\">/dev/sda1</drive_mapping>\n    </drive_mappings>\n"} {
+		if !strings.Contains(buf.String(), line) {
+			t.Errorf("XML lacks %q:\n%s", line, buf.String())
+		}
+	}
+	// Through the appliance (7th disk) the same guest reads the same.
+	a := findOS(t, allByAppliance(t), "/dev/sdg1")
+	if a.ProductName != o.ProductName || a.Hostname != o.Hostname || !reflect.DeepEqual(a.Applications, o.Applications) ||
+		!reflect.DeepEqual(a.DriveMappings, []inspect.DriveMapping{{"C", "/dev/sdg1"}}) {
+		t.Errorf("appliance: %+v", a)
 	}
 }

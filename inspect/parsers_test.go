@@ -265,3 +265,45 @@ func TestCommand(t *testing.T) {
 		t.Errorf("unknown root: %v", err)
 	}
 }
+
+func TestRegistryHives(t *testing.T) {
+	sw, err := os.ReadFile("testdata/windows-software")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := openHive(sw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &data{}
+	windowsSoftware(h, d)
+	if d.productName != "Windows Server 2022 Standard" || d.major != 10 || d.minor != 0 || d.productVariant != "Server" || d.buildID != "20348" {
+		t.Errorf("SOFTWARE: %+v", d)
+	}
+	sys, err := os.ReadFile("testdata/windows-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := openHive(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &resolver{layout: Layout{Devices: []string{"/dev/sda"}, Partitions: []Partition{{Name: "/dev/sda1", Device: "/dev/sda", Start: 1 << 20}},
+		MBRSignatures: map[string][4]byte{"/dev/sda": {0x78, 0x56, 0x34, 0x12}}}}
+	windowsSystem(hs, d, r)
+	if d.controlSet != "ControlSet001" || d.hostname != "WIN-GFS" || !reflect.DeepEqual(d.driveMappings, []DriveMapping{{"C", "/dev/sda1"}}) {
+		t.Errorf("SYSTEM: %+v", d)
+	}
+	// Corrupt hives never panic.
+	for i := 0; i < len(sw); i += 97 {
+		b := append([]byte(nil), sw...)
+		b[i] ^= 0xff
+		if h, err := openHive(b); err == nil {
+			windowsSoftware(h, &data{})
+			h.children(h.root)
+		}
+	}
+	if _, err := openHive(sw[:100]); err == nil {
+		t.Error("truncated hive accepted")
+	}
+}
