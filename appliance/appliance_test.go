@@ -326,7 +326,7 @@ func metadata(t *testing.T, h *appliance.Handle) {
 	}
 	found, err := h.Find(ctx, "/m/moved")
 	must(t, err)
-	if want := []string{"b", "b/c", "b/rel", "file"}; !reflect.DeepEqual(found, want) {
+	if want := []string{"/b", "/b/c", "/b/rel", "/file"}; !reflect.DeepEqual(found, want) {
 		t.Errorf("find = %v", found)
 	}
 	globbed, err := h.GlobExpand(ctx, "/m/*/b")

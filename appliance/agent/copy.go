@@ -167,7 +167,9 @@ func find(dir string) ([]string, error) {
 		return nil, err
 	}
 	out := []string{}
-	err = walkAt(fd, "", 0, func(rel string) { out = append(out, rel) })
+	// Names relative to dir with a leading slash, as libguestfs prints
+	// them (find /etc lists /passwd, /ssh/ssh_config…).
+	err = walkAt(fd, "", 0, func(rel string) { out = append(out, "/"+rel) })
 	if err != nil {
 		return nil, pathErr(dir, err)
 	}
