@@ -43,7 +43,9 @@ func (s *Session) hostCommand(ctx context.Context, g Guest, cmd *api.Command, p 
 		if err := g.Download(ctx, p.str(0), &buf); err != nil {
 			return err
 		}
-		lines := splitLines(buf.String())
+		// read-lines drops CRLF endings; head and tail, like the
+		// programs, only split at LF.
+		lines := splitLines(buf.String(), cmd.Name == "read-lines")
 		switch cmd.Name {
 		case "head":
 			if len(lines) > 10 {
@@ -70,16 +72,18 @@ func (s *Session) hostCommand(ctx context.Context, g Guest, cmd *api.Command, p 
 	return fmt.Errorf("%s: not implemented", cmd.Name)
 }
 
-// splitLines splits file content into lines without their LF or CRLF
-// endings; a final line without a newline still counts.
-func splitLines(s string) []string {
+// splitLines splits file content into lines without their LF (and, if
+// crlf, CRLF) endings; a final line without a newline still counts.
+func splitLines(s string, crlf bool) []string {
 	if s == "" {
 		return nil
 	}
 	s = strings.TrimSuffix(s, "\n")
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
-		lines[i] = strings.TrimSuffix(l, "\r")
+		if crlf {
+			lines[i] = strings.TrimSuffix(l, "\r")
+		}
 	}
 	return lines
 }
