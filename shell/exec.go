@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"gfs/appliance"
 	"gfs/appliance/api"
@@ -42,6 +43,11 @@ func (s *Session) Exec(ctx context.Context, cmd *api.Command, words []string, st
 	if cmd.NoLaunch {
 		return s.sessionCommand(ctx, cmd, p)
 	}
+	for i, a := range cmd.Args {
+		if end, ok := strings.CutPrefix(p.str(i), "-<<"); ok && a.Kind == api.FileIn && end != "" && s.heredoc == nil {
+			return fmt.Errorf("%s: a here document (-<<%s) can only be used in a script", p.str(i), end)
+		}
+	}
 	g, err := s.backend(ctx, cmd)
 	if err != nil {
 		return err
@@ -65,6 +71,14 @@ func (s *Session) agentCommand(ctx context.Context, g Guest, cmd *api.Command, p
 			name := p.str(i)
 			if name == "-" {
 				in = s.opts.Stdin
+				continue
+			}
+			if end, ok := strings.CutPrefix(name, "-<<"); ok && end != "" {
+				doc, err := s.heredoc(end)
+				if err != nil {
+					return err
+				}
+				in = strings.NewReader(doc)
 				continue
 			}
 			f, err := os.Open(s.hostPath(name))

@@ -227,8 +227,24 @@ func (s *Session) inline(ctx context.Context, line string) error {
 // standard input).
 func (s *Session) RunScript(ctx context.Context, r io.Reader, name string) error {
 	s.inputName, s.lineNo = name, 0
-	defer func() { s.inputName = "" }()
 	br := bufio.NewReaderSize(r, 64<<10)
+	// FileIn arguments written -<<END take the following lines, up to a
+	// line END, as the file's content.
+	s.heredoc = func(end string) (string, error) {
+		var doc strings.Builder
+		for {
+			line, err := br.ReadString('\n')
+			if line == "" && err != nil {
+				return "", fmt.Errorf("here document: no line %q before the end of the script", end)
+			}
+			s.lineNo++
+			if strings.TrimSuffix(line, "\n") == end {
+				return doc.String(), nil
+			}
+			doc.WriteString(line)
+		}
+	}
+	defer func() { s.inputName, s.heredoc = "", nil }()
 	for !s.quit {
 		line, err := br.ReadString('\n')
 		if line == "" && err != nil {

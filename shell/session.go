@@ -65,6 +65,9 @@ type Session struct {
 	// ("" when interactive or from the command line).
 	inputName string
 	lineNo    int
+	// heredoc reads the lines of a "-<<END" here document from the
+	// script being run (nil when not running a script).
+	heredoc func(end string) (string, error)
 }
 
 // New returns a session with no drives. Nothing is started until a

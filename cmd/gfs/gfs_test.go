@@ -108,6 +108,12 @@ func TestWithoutAppliance(t *testing.T) {
 		{"host command status", "!false\necho never\n", nil, "", "", 1},
 		{"lcd", "!mkdir sub\nlcd sub\n!pwd\n", nil, filepath.Join(dir, "sub") + "\n", "", 0},
 		{"sparse", "sparse new.img 10M\n!stat -c %s new.img\n", nil, "10485760\n", "", 0},
+		{"alloc", "alloc a.img 1M\n!stat -c '%s %b' a.img\n", nil, "1048576 2048\n", "", 0},
+		{"add options", "add d.img readonly:true format:raw\nadd-ro d.img\n-touch /x\nadd d.img readonly:maybe\n", nil, "",
+			"*stdin*:3: gfs: error: touch: refusing to change d.img: it was added read-only (--ro or add-ro); use --rw to allow writes\n" +
+				"gfs: 'maybe': invalid boolean value, use 'true' or 'false'\n", 1},
+		{"heredoc outside a script", "", []string{"-a", img, "upload", "-<<END", "/x"}, "",
+			"gfs: error: upload: -<<END: a here document (-<<END) can only be used in a script\n", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := gfs(t, dir, tc.stdin, tc.args...)
