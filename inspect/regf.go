@@ -32,7 +32,12 @@ var errHive = errors.New("invalid registry hive")
 type hive struct {
 	b    []byte
 	root uint32
+	// budget bounds the cells read over the hive's lifetime: crafted
+	// lists that point at each other cannot make lookups quadratic.
+	budget int
 }
+
+const hiveCellBudget = 1 << 20
 
 type hiveValue struct {
 	name string
@@ -44,7 +49,7 @@ func openHive(b []byte) (*hive, error) {
 	if len(b) < hbinStart+32 || string(b[:4]) != "regf" {
 		return nil, errHive
 	}
-	h := &hive{b: b, root: binary.LittleEndian.Uint32(b[0x24:])}
+	h := &hive{b: b, root: binary.LittleEndian.Uint32(b[0x24:]), budget: hiveCellBudget}
 	if _, ok := h.cell(h.root, "nk"); !ok {
 		return nil, errHive
 	}
@@ -54,6 +59,10 @@ func openHive(b []byte) (*hive, error) {
 // cell returns the data of the cell at a hive offset (after its size
 // field), checking its signature if sig is not empty.
 func (h *hive) cell(off uint32, sig string) ([]byte, bool) {
+	if h.budget <= 0 {
+		return nil, false
+	}
+	h.budget--
 	abs := int64(off) + hbinStart
 	if off == 0xffffffff || abs+4 > int64(len(h.b)) {
 		return nil, false

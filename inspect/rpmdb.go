@@ -132,6 +132,10 @@ type sqliteDB struct {
 	usable   int
 	visited  map[uint32]bool
 	cells    int
+	// budget bounds the payload bytes assembled: a real database stores
+	// each byte once, so more than its size means shared or looping
+	// overflow chains.
+	budget int64
 }
 
 const maxSQLiteCells = 1 << 20
@@ -149,7 +153,7 @@ func sqliteTableBlobs(b []byte, table string, col int) ([][]byte, error) {
 	if ps < 512 || ps&(ps-1) != 0 {
 		return nil, fmt.Errorf("%w: bad page size", errRPMDB)
 	}
-	db := &sqliteDB{b: b, pageSize: ps, usable: ps - int(b[20])}
+	db := &sqliteDB{b: b, pageSize: ps, usable: ps - int(b[20]), budget: 2*int64(len(b)) + 1<<20}
 	if db.usable < 480 {
 		return nil, fmt.Errorf("%w: bad reserved size", errRPMDB)
 	}
@@ -257,9 +261,10 @@ func (db *sqliteDB) walk(pgno uint32, depth int, fn func(rec []byte) error) erro
 func (db *sqliteDB) leafPayload(c []byte) ([]byte, error) {
 	size, n1 := sqliteVarint(c)
 	_, n2 := sqliteVarint(c[n1:])
-	if n1 == 0 || n2 == 0 || size > pkgDBLimit {
+	if n1 == 0 || n2 == 0 || size < 0 || size > pkgDBLimit || size > db.budget {
 		return nil, fmt.Errorf("%w: bad cell", errRPMDB)
 	}
+	db.budget -= size
 	c = c[n1+n2:]
 	u := int64(db.usable)
 	x := u - 35
@@ -408,6 +413,7 @@ func bdbHashValues(b []byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: encrypted BerkeleyDB database", errRPMDB)
 	}
 	npages := len(b) / ps
+	budget := 2*int64(len(b)) + 1<<20
 	page := func(n uint32) []byte {
 		if int(n) >= npages {
 			return nil
@@ -415,9 +421,10 @@ func bdbHashValues(b []byte) ([][]byte, error) {
 		return b[int(n)*ps : int(n+1)*ps]
 	}
 	overflow := func(pgno uint32, tlen uint32) ([]byte, error) {
-		if tlen > pkgDBLimit {
+		if tlen > pkgDBLimit || int64(tlen) > budget {
 			return nil, fmt.Errorf("%w: overflow item too large", errRPMDB)
 		}
+		budget -= int64(tlen)
 		out := make([]byte, 0, tlen)
 		seen := map[uint32]bool{}
 		for uint32(len(out)) < tlen {
