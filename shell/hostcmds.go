@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"gfs/appliance"
 	"gfs/appliance/api"
 )
 
@@ -89,29 +91,51 @@ func splitLines(s string, crlf bool) []string {
 }
 
 // longListing is ll: ls -la of a directory, or the one line of any
-// other file (a symbolic link is shown, not followed, as ls -l does for
-// a named file).
+// other file. Like guestfish, which resolves the path before running
+// ls, symbolic links in the path are followed: a link to a directory
+// lists the directory, a link to a file shows the file under its
+// resolved name.
 func (s *Session) longListing(ctx context.Context, g Guest, p string) (string, error) {
 	now := s.opts.Now()
-	if p != "/" {
+	orig := p
+	// An error while following a link names the path the user gave.
+	named := func(err error) error {
+		var ae *appliance.Error
+		if p == orig || !errors.As(err, &ae) {
+			return err
+		}
+		cause := ae.Msg[strings.LastIndex(ae.Msg, ": ")+2:]
+		return &appliance.Error{Op: ae.Op, Errno: ae.Errno, Msg: orig + ": " + cause}
+	}
+	for hops := 0; p != "/"; hops++ {
 		dir, base := path.Split(strings.TrimRight(p, "/"))
 		if dir == "" {
 			dir = "/"
 		}
-		if base != "" && base != "." && base != ".." {
-			self, err := g.Lstatnslist(ctx, dir, []string{base})
-			if err != nil {
-				return "", err
-			}
-			if len(self) == 1 && self[0].Mode&sIFMT != sIFDIR {
-				self[0].Name = p
-				return LongListing(self, now, false), nil
-			}
+		if base == "" || base == "." || base == ".." {
+			break
 		}
+		self, err := g.Lstatnslist(ctx, dir, []string{base})
+		if err != nil {
+			return "", named(err)
+		}
+		if len(self) != 1 || self[0].Mode&sIFMT == sIFDIR {
+			break
+		}
+		if self[0].Mode&sIFMT == sIFLNK && hops < 40 {
+			target := self[0].Link
+			if !strings.HasPrefix(target, "/") {
+				target = path.Join(dir, target)
+			}
+			p = path.Clean(target)
+			continue
+		}
+		self[0].Name = p
+		return LongListing(self, now, false), nil
 	}
 	entries, err := g.Lstatnslist(ctx, p, nil)
 	if err != nil {
-		return "", err
+		return "", named(err)
 	}
 	return LongListing(entries, now, true), nil
 }
