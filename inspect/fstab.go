@@ -115,7 +115,8 @@ func (r *resolver) fstabEntry(spec, mp, vfstype, opts string, root Filesystem, o
 	if vfstype == "btrfs" && !strings.HasPrefix(dev, "btrfsvol:") {
 		for _, o := range strings.Split(opts, ",") {
 			if sv, ok := strings.CutPrefix(o, "subvol="); ok {
-				sv = strings.Trim(sv, "/")
+				// Kept as written, as libguestfs does: subvol=/home
+				// gives btrfsvol:/dev/sda1//home.
 				if sv != "" {
 					dev = "btrfsvol:" + dev + "/" + sv
 				}
@@ -335,4 +336,15 @@ func splitDMName(s string) (vg, lv string, ok bool) {
 		return strings.ReplaceAll(s[:i], "--", "-"), strings.ReplaceAll(s[i+1:], "--", "-"), true
 	}
 	return "", "", false
+}
+
+// normMountable names mountables the way the kernel would see them:
+// btrfs subvolume paths ignore repeated and trailing slashes.
+func normMountable(m string) string {
+	rest, ok := strings.CutPrefix(m, "btrfsvol:")
+	if !ok {
+		return CanonicalDevice(m)
+	}
+	dev, sv, _ := strings.Cut(strings.TrimPrefix(rest, "/dev/"), "/")
+	return "btrfsvol:/dev/" + dev + "/" + strings.Trim(canonicalPath(sv), "/")
 }

@@ -144,7 +144,7 @@ func Inspect(ctx context.Context, src Source, opts Options) ([]OS, error) {
 	}
 	byDev := map[string]Filesystem{}
 	for _, f := range fss {
-		byDev[f.Device] = f
+		byDev[normMountable(f.Device)] = f
 	}
 	res := &resolver{layout: layout, fss: fss}
 	if d, ok := src.(interface {
@@ -330,7 +330,7 @@ func mergeUsr(all []classified) {
 			}
 			inFstab := false
 			for _, e := range root.d.fstab {
-				if e.mountable == u.fs.Device {
+				if normMountable(e.mountable) == normMountable(u.fs.Device) {
 					inFstab = true
 				}
 			}
@@ -434,7 +434,7 @@ func buildOS(c classified, byDev map[string]Filesystem) OS {
 	})
 	sort.Strings(fsNames)
 	for _, n := range fsNames {
-		f, ok := byDev[n]
+		f, ok := byDev[normMountable(n)]
 		if !ok {
 			f = Filesystem{}
 		}

@@ -304,8 +304,8 @@ func TestXFSAndBtrfsThroughAppliance(t *testing.T) {
 	wantB := inspect.OS{
 		Root: "btrfsvol:/dev/sde1/root", Type: "linux", Distro: "ubuntu", ProductName: "Ubuntu 22.04.3 LTS", ProductVariant: "unknown",
 		MajorVersion: 22, MinorVersion: 4, Arch: "x86_64", Hostname: "ubuntu-btrfs", PackageFormat: "deb", PackageManagement: "apt", OSInfo: "ubuntu22.04",
-		Mountpoints: []inspect.Mountpoint{{"btrfsvol:/dev/sde1/root", "/"}, {"btrfsvol:/dev/sde1/home", "/home"}},
-		Filesystems: []inspect.Filesystem{{Device: "btrfsvol:/dev/sde1/home", Type: "btrfs", UUID: im.uuids["btrfs"]},
+		Mountpoints: []inspect.Mountpoint{{"btrfsvol:/dev/sde1/root", "/"}, {"btrfsvol:/dev/sde1//home", "/home"}},
+		Filesystems: []inspect.Filesystem{{Device: "btrfsvol:/dev/sde1//home", Type: "btrfs", UUID: im.uuids["btrfs"]},
 			{Device: "btrfsvol:/dev/sde1/root", Type: "btrfs", UUID: im.uuids["btrfs"]}},
 		Applications: []inspect.Application{},
 	}
