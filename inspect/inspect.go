@@ -362,25 +362,29 @@ func mergeUsr(all []classified) {
 	}
 }
 
+// mergeData merges a /usr filesystem's findings into its root: the
+// root's own values take precedence (libguestfs' merge_inspection_data).
 func mergeData(src, dst *data) {
 	set := func(d *string, s string) {
-		if s != "" {
+		if *d == "" {
 			*d = s
 		}
 	}
 	set(&dst.osType, src.osType)
 	set(&dst.distro, src.distro)
+	set(&dst.packageFormat, src.packageFormat)
+	set(&dst.packageManagement, src.packageManagement)
 	set(&dst.productName, src.productName)
 	set(&dst.productVariant, src.productVariant)
-	if src.hasVersion {
+	if !dst.hasVersion && src.hasVersion {
 		dst.hasVersion, dst.major, dst.minor = true, src.major, src.minor
 	}
 	set(&dst.arch, src.arch)
 	set(&dst.hostname, src.hostname)
 	set(&dst.buildID, src.buildID)
-	dst.fstab = append(dst.fstab, src.fstab...)
-	set(&dst.packageFormat, src.packageFormat)
-	set(&dst.packageManagement, src.packageManagement)
+	dst.fstab = append(append([]fstabEntry(nil), src.fstab...), dst.fstab...)
+	set(&dst.systemroot, src.systemroot)
+	set(&dst.controlSet, src.controlSet)
 }
 
 func orUnknown(s string) string {

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"context"
 	"os"
 
 	"gfs/appliance/api"
@@ -307,4 +308,50 @@ func TestRegistryHives(t *testing.T) {
 	if _, err := openHive(sw[:100]); err == nil {
 		t.Error("truncated hive accepted")
 	}
+}
+
+// A root whose /usr is a separate filesystem (os-release and binaries
+// under /usr) takes what it lacks from it; its own values win.
+func TestSeparateUsr(t *testing.T) {
+	root := memTree{"/etc/fstab": "/dev/sda1 / ext4 defaults 0 1\n/dev/sda2 /usr ext4 defaults 0 2\n", "/etc/hostname": "split\n",
+		"/bin": "->usr/bin", "/etc/os-release": "->../usr/lib/os-release"}
+	usr := memTree{"/etc/x": "", "/bin/ls": hostLsHead(t), "/share/x": "", "/local/x": "",
+		"/lib/os-release": "ID=fedora\nPRETTY_NAME=\"Fedora Linux 39\"\nVERSION_ID=39\n"}
+	src := &memSource{fss: []Filesystem{{Device: "/dev/sda1", Type: "ext4"}, {Device: "/dev/sda2", Type: "ext4"}},
+		trees: map[string]memTree{"/dev/sda1": root, "/dev/sda2": usr}}
+	oses, err := Inspect(context.Background(), src, Options{})
+	if err != nil || len(oses) != 1 {
+		t.Fatalf("%v %+v", err, oses)
+	}
+	o := oses[0]
+	if o.Distro != "fedora" || o.ProductName != "Fedora Linux 39" || o.MajorVersion != 39 || o.Hostname != "split" || o.Arch != "x86_64" ||
+		o.PackageFormat != "rpm" || len(o.Mountpoints) != 2 || o.Mountpoints[1] != (Mountpoint{"/dev/sda2", "/usr"}) {
+		t.Errorf("%+v", o)
+	}
+}
+
+func hostLsHead(t *testing.T) string {
+	b, err := os.ReadFile("/bin/ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b[:4096])
+}
+
+type memSource struct {
+	fss   []Filesystem
+	trees map[string]memTree
+}
+
+func (s *memSource) Name() string { return "memory" }
+func (s *memSource) Layout(context.Context) (Layout, error) {
+	return Layout{Devices: []string{"/dev/sda"}, Partitions: []Partition{{Name: "/dev/sda1"}, {Name: "/dev/sda2"}}}, nil
+}
+func (s *memSource) Filesystems(context.Context) ([]Filesystem, error) { return s.fss, nil }
+func (s *memSource) Mount(_ context.Context, ms []Mount) (Tree, error) {
+	t, ok := s.trees[ms[0].Device]
+	if !ok {
+		return nil, ErrNotMountable
+	}
+	return t, nil
 }
