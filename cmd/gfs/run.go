@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -97,8 +98,17 @@ func run(args []string) int {
 	if o.listen && os.Getenv(listenChildEnv) == "" {
 		return listenParent(args, o)
 	}
-	return session(o)
+	code := session(o)
+	if sig := fatalSignal.Load(); sig != 0 {
+		// Killing the appliance made the running command fail: exit as
+		// the signal handler does, whoever gets there first.
+		return 128 + int(sig)
+	}
+	return code
 }
+
+// fatalSignal is the signal that is stopping gfs, if any.
+var fatalSignal atomic.Int32
 
 // session runs the shell: set up drives, prepared disks and mounts,
 // then commands from the command line, -f, the terminal or stdin.
@@ -110,7 +120,7 @@ func session(o *options) (code int) {
 	})
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	stopSignals := handleSignals(s, interactive)
+	stopSignals := handleSignals(interactive)
 	defer stopSignals()
 	defer func() {
 		if err := s.Close(); err != nil {
@@ -237,7 +247,7 @@ func shortErr(err error) string {
 // five seconds, or any Ctrl-C between commands of a script, stops gfs);
 // SIGTERM and SIGHUP stop gfs. Stopping kills every appliance so no
 // QEMU or temporary directory is left.
-func handleSignals(s *shell.Session, interactive bool) func() {
+func handleSignals(interactive bool) func() {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	var once sync.Once
@@ -260,11 +270,8 @@ func handleSignals(s *shell.Session, interactive bool) func() {
 						continue
 					}
 				}
+				fatalSignal.Store(int32(sig.(syscall.Signal)))
 				appliance.KillAll()
-				s.Kill()
-				if sig == syscall.SIGINT {
-					os.Exit(130)
-				}
 				os.Exit(128 + int(sig.(syscall.Signal)))
 			}
 		}
