@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"gfs/appliance"
@@ -14,7 +15,9 @@ import (
 
 type applianceSource struct {
 	h     *appliance.Handle
+	mu    sync.Mutex
 	blkid map[string]map[string]string
+	lvs   []string
 }
 
 // NewApplianceSource reads through a launched appliance: every
@@ -27,18 +30,39 @@ func NewApplianceSource(h *appliance.Handle) Source {
 func (s *applianceSource) Name() string { return "appliance" }
 
 func (s *applianceSource) blk(ctx context.Context, dev string) map[string]string {
-	if m, ok := s.blkid[dev]; ok {
+	s.mu.Lock()
+	m, ok := s.blkid[dev]
+	s.mu.Unlock()
+	if ok {
 		return m
 	}
-	m := map[string]string{}
+	m = map[string]string{}
 	kv, err := s.h.Blkid(ctx, dev)
 	if err == nil {
 		for _, p := range kv {
 			m[p[0]] = p[1]
 		}
 	}
+	s.mu.Lock()
 	s.blkid[dev] = m
+	s.mu.Unlock()
 	return m
+}
+
+// prefetch runs blkid on several devices at once: the agent serves
+// calls concurrently, which hides the per-call latency.
+func (s *applianceSource) prefetch(ctx context.Context, devs []string) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, d := range devs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s.blk(ctx, d)
+		}()
+	}
+	wg.Wait()
 }
 
 // Layout lists names only (cheap); partition offsets, GUIDs and MBR
@@ -54,9 +78,9 @@ func (s *applianceSource) Layout(ctx context.Context) (Layout, error) {
 	if err != nil {
 		return l, err
 	}
-	if l.LVs, err = s.h.Lvs(ctx); err != nil {
-		l.LVs = nil // no LVM tools: no LVs
-	}
+	// Every LV is listed by list-filesystems (type "unknown" if
+	// empty), so Filesystems already found them.
+	l.LVs = s.lvs
 	for _, p := range parts {
 		dev := strings.TrimRightFunc(p, func(r rune) bool { return r >= '0' && r <= '9' })
 		if strings.HasSuffix(dev, "p") && strings.HasPrefix(p, "/dev/nvme") {
@@ -93,6 +117,14 @@ func (s *applianceSource) Filesystems(ctx context.Context) ([]Filesystem, error)
 	if err != nil {
 		return nil, err
 	}
+	var devs []string
+	for _, p := range list {
+		devs = append(devs, p[0])
+		if isLVName(p[0]) {
+			s.lvs = append(s.lvs, p[0])
+		}
+	}
+	s.prefetch(ctx, devs)
 	var out []Filesystem
 	for _, p := range list {
 		dev, typ := p[0], p[1]
@@ -225,3 +257,12 @@ func (t *applTree) Readlink(ctx context.Context, p string) (string, error) {
 func (t *applTree) Failed() map[string]error { return t.failed }
 
 func (t *applTree) Close() error { return t.h.UmountAll(context.Background()) }
+
+// isLVName recognises /dev/VG/LV.
+func isLVName(d string) bool {
+	rest, ok := strings.CutPrefix(d, "/dev/")
+	if !ok || strings.HasPrefix(rest, "mapper/") || strings.HasPrefix(rest, "disk/") {
+		return false
+	}
+	return strings.Count(rest, "/") == 1
+}
