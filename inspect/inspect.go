@@ -133,7 +133,13 @@ type classified struct {
 // Inspect finds the operating systems on src: every filesystem is mounted
 // read-only and classified by the files it holds (libguestfs' rules).
 // An empty result with no error means no OS was found.
-func Inspect(ctx context.Context, src Source, opts Options) ([]OS, error) {
+func Inspect(ctx context.Context, src Source, opts Options) (oses []OS, err error) {
+	defer func() {
+		// Guest data must never crash gfs: a parser bug becomes an error.
+		if r := recover(); r != nil {
+			oses, err = nil, fmt.Errorf("inspect: internal error on guest data: %v", r)
+		}
+	}()
 	fss, err := src.Filesystems(ctx)
 	if err != nil {
 		return nil, err
