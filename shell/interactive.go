@@ -46,6 +46,9 @@ func withCommandContext(ctx context.Context, f func(ctx context.Context) error) 
 	return f(cctx)
 }
 
+// SetGreeting adds text after the banner (what -i mounted).
+func (s *Session) SetGreeting(text string) { s.greeting = text }
+
 // HistoryFile is where the prompt keeps its history: ~/.gfs_history.
 func HistoryFile() string {
 	home, err := os.UserHomeDir()
@@ -63,7 +66,7 @@ func HistoryFile() string {
 func (s *Session) Interactive(ctx context.Context, stdin io.ReadCloser, banner bool) error {
 	s.opts.Interactive = true
 	if banner {
-		fmt.Fprint(s.opts.Stdout, Banner)
+		fmt.Fprint(s.opts.Stdout, Banner+s.greeting)
 	}
 	prompt := Prompt
 	for _, v := range []string{"GFS_PS1", "GUESTFISH_PS1"} {

@@ -68,6 +68,8 @@ type Session struct {
 	// heredoc reads the lines of a "-<<END" here document from the
 	// script being run (nil when not running a script).
 	heredoc func(end string) (string, error)
+	// greeting follows the banner at the prompt (-i's mounts).
+	greeting string
 }
 
 // New returns a session with no drives. Nothing is started until a

@@ -98,7 +98,6 @@ func TestWithoutAppliance(t *testing.T) {
 			"s.gfs:3: gfs: error: touch: refusing to change " + img + ": it was added read-only (--ro or add-ro); use --rw to allow writes\n", 1},
 		{"no drives", "ls /\n", nil, "", "*stdin*:1: gfs: error: ls: launch: no disk image was added: use -a IMAGE, -N TYPE, or the add, alloc or sparse commands first\n", 1},
 		{"missing image", "", []string{"-a", "nope.img"}, "", "gfs: error: add-drive: nope.img: no such file or directory\n", 1},
-		{"-i", "", []string{"-i", "-a", img}, "", "gfs: -i: operating system inspection is not implemented yet; use -m DEVICE[:MOUNTPOINT] (list-filesystems shows the devices)\n", 1},
 		{"bad option", "", []string{"--bogus"}, "", "gfs: unrecognized option '--bogus'\nTry ‘gfs --help’ for more information.\n", 1},
 		{"version", "", []string{"-V"}, "gfs " + Version + "\n", "", 0},
 		{"reserved", "", []string{"sysprep", "-a", img}, "", "gfs: sysprep: not implemented yet\n", 1},
@@ -203,7 +202,10 @@ write /etc/sysconfig/network-scripts/ifcfg-eth0 "DEVICE=eth0\nHWADDR=52:54:00:12
 chmod 0644 /etc/sysconfig/network-scripts/ifcfg-eth0
 write /etc/hostname "centos\n"
 ln-s /etc/hostname /etc/HOSTNAME
-write /etc/fstab "/dev/mapper/vg_centosbase-lv_root / ext4 defaults 1 1\n"
+write /etc/fstab "/dev/mapper/vg_centosbase-lv_root / ext4 defaults 1 1\n/dev/sda1 /boot ext4 defaults 1 2\n/dev/mapper/vg_centosbase-lv_swap swap swap defaults 0 0\n"
+write /etc/redhat-release "CentOS release 6.3 (Final)\n"
+mkdir /bin
+write /bin/sh ""
 tar-out / before.tar numericowner:true
 `
 	r := gfs(t, dir, build)
@@ -245,6 +247,15 @@ exit
 		t.Fatalf("reading the image back: %+v", r)
 	}
 	before, after := readTar(t, filepath.Join(dir, "before.tar")), readTar(t, filepath.Join(dir, "after.tar"))
+	// -i finds the guest and mounts / and /boot as its fstab says.
+	r = gfs(t, dir, "", "--ro", "-i", "-a", img, "mountpoints", ":", "cat", "/boot/grub.conf", ":", "cat", "/etc/sysconfig/modules/8021q.modules")
+	if want := "/dev/vg_centosbase/lv_root: /\n/dev/sda1: /boot\ndefault=0\n\nmodprobe 8021q\n\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("gfs -i: %+v\nwant stdout %q", r, want)
+	}
+	r = gfs(t, dir, "", "--ro", "-i", "-a", roImage(t))
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "gfs: no operating system was found on this disk\n") {
+		t.Errorf("gfs -i without an OS: %+v", r)
+	}
 	rules := "./etc/udev/rules.d/70-persistent-net.rules"
 	ifcfg := "./etc/sysconfig/network-scripts/ifcfg-eth0"
 	mod := "./etc/sysconfig/modules/8021q.modules"

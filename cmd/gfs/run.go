@@ -19,6 +19,7 @@ import (
 
 	"gfs/appliance"
 	"gfs/appliance/api"
+	"gfs/inspect"
 	"gfs/shell"
 )
 
@@ -137,9 +138,6 @@ func session(o *options) (code int) {
 		fmt.Fprintln(os.Stderr, msg)
 		return 1
 	}
-	if o.inspect {
-		return fail("gfs: -i: operating system inspection is not implemented yet; use -m DEVICE[:MOUNTPOINT] (list-filesystems shows the devices)")
-	}
 	for _, d := range o.drives {
 		if err := s.AddDrive(appliance.Drive{Path: d.path, Format: d.format, ReadOnly: o.readOnly, Name: d.path}); err != nil {
 			return fail("gfs: error: add-drive: %v", err)
@@ -154,9 +152,16 @@ func session(o *options) (code int) {
 			return fail("gfs: %v", err)
 		}
 	}
-	if len(o.newDisks) > 0 || len(o.mounts) > 0 {
+	if len(o.newDisks) > 0 || len(o.mounts) > 0 || o.inspect {
 		if err := s.Launch(ctx); err != nil {
 			return fail("gfs: error: %v", err)
+		}
+		if o.inspect {
+			greeting, err := inspectMount(ctx, s, o.readOnly)
+			if err != nil {
+				return fail("%s", err)
+			}
+			s.SetGreeting(greeting)
 		}
 		for _, m := range o.mounts {
 			if err := mountOption(ctx, s, m, o.readOnly); err != nil {
@@ -195,6 +200,44 @@ func session(o *options) (code int) {
 		return 1
 	}
 	return 0
+}
+
+// inspectMount is -i: inspect the guest and mount its filesystems as
+// its fstab says, shortest mountpoint first. It returns the lines the
+// prompt shows after the banner.
+func inspectMount(ctx context.Context, s *shell.Session, readOnly bool) (string, error) {
+	oses, err := inspect.InspectAppliance(ctx, s.Handle(), inspect.Options{})
+	if err != nil {
+		return "", fmt.Errorf("gfs: error: inspection: %v", err)
+	}
+	switch len(oses) {
+	case 0:
+		return "", errors.New("gfs: no operating system was found on this disk\n\n" +
+			"If using gfs -i, run gfs without -i, then use ‘run’, ‘list-filesystems’\n" +
+			"and ‘mount’ to mount the filesystems by hand.")
+	case 1:
+	default:
+		return "", errors.New("gfs: multi-boot operating systems are not supported by the -i option")
+	}
+	osi := oses[0]
+	opts := ""
+	if readOnly {
+		opts = "ro"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Operating system: %s\n", osi.ProductName)
+	failed := false
+	for _, m := range osi.Mountpoints {
+		if err := s.Exec(ctx, api.Lookup("mount-options"), []string{opts, m.Device, m.Mountpoint}, io.Discard); err != nil {
+			failed = true
+			continue
+		}
+		fmt.Fprintf(&b, "%s mounted on %s\n", m.Device, m.Mountpoint)
+	}
+	if failed {
+		fmt.Fprintln(os.Stderr, "gfs: some filesystems could not be mounted (ignored)")
+	}
+	return b.String() + "\n", nil
 }
 
 // mountOption is -m dev[:mountpoint[:options[:fstype]]].
