@@ -60,7 +60,7 @@ func makeFATTree(t *testing.T, dir string) {
 	for _, n := range []int{0, 1, 511, 512, 513, 2047, 2048, 2049, 32767, 32768, 32769, 1 << 20} {
 		w(fmt.Sprintf("sizes/s%d", n), patterned(int64(n), n), base)
 	}
-	for i := 0; i < 700; i++ {
+	for i := 0; i < 250; i++ {
 		w(fmt.Sprintf("big/entry number %04d with a long name", i), []byte(strconv.Itoa(i)), base)
 	}
 	deep := "deep"
