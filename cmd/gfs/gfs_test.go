@@ -99,6 +99,7 @@ func TestWithoutAppliance(t *testing.T) {
 		{"no drives", "ls /\n", nil, "", "*stdin*:1: gfs: error: ls: launch: no disk image was added: use -a IMAGE, -N TYPE, or the add, alloc or sparse commands first\n", 1},
 		{"missing image", "", []string{"-a", "nope.img"}, "", "gfs: error: add-drive: nope.img: no such file or directory\n", 1},
 		{"bad option", "", []string{"--bogus"}, "", "gfs: unrecognized option '--bogus'\nTry ‘gfs --help’ for more information.\n", 1},
+		{"libvirt", "", []string{"-d", "guest"}, "", "gfs: --domain: libvirt guests are not supported: add the disk images with -a IMAGE\nTry ‘gfs --help’ for more information.\n", 1},
 		{"version", "", []string{"-V"}, "gfs " + Version + "\n", "", 0},
 		{"reserved", "", []string{"sysprep", "-a", img}, "", "gfs: sysprep: not implemented yet\n", 1},
 		{"help cmd", "", []string{"-h", "nosuch"}, "", "nosuch: command not known: use -h to list all commands\n", 1},

@@ -50,6 +50,8 @@ var specs = []optSpec{
 	{"", "selinux", 0}, {"", "progress-bars", 0}, {"", "no-progress-bars", 0},
 	{"", "no-dest-paths", 0}, {"", "pipe-error", 0}, {"", "network", 0},
 	{"", "echo-keys", 0}, {"", "keys-from-stdin", 0},
+	// Not available in gfs: a clear error rather than "unrecognized".
+	{"d", "domain", 1}, {"c", "connect", 1}, {"", "key", 1}, {"", "blocksize", 2},
 }
 
 func findSpec(short, long string) *optSpec {
@@ -131,6 +133,14 @@ func parseOptions(args []string) (*options, error) {
 			}
 		case "allow-backing":
 			o.allowBacking = true
+		case "domain", "connect":
+			return &usageErr{fmt.Sprintf("--%s: libvirt guests are not supported: add the disk images with -a IMAGE", name)}
+		case "key":
+			return &usageErr{"--key: encrypted (LUKS) disks are not supported yet"}
+		case "blocksize":
+			if hasVal && val != "512" {
+				return &usageErr{fmt.Sprintf("--blocksize=%s: only 512-byte sectors are supported", val)}
+			}
 		}
 		return nil
 	}
