@@ -32,6 +32,11 @@ Then use the ‘run’ command (optional in gfs: the first command that needs
 the appliance starts it).
 
 `)
+	} else {
+		fmt.Fprint(w, `Use ‘list-filesystems’ to see the filesystems, then ‘mount’ or ‘mount-ro’
+one of them on / to examine or change its files.
+
+`)
 	}
 	fmt.Fprint(w, `For more information about a command, use ‘help cmd’.
 To list every command, use ‘help --list’.
