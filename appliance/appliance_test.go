@@ -149,7 +149,9 @@ func partitionAndFormat(t *testing.T, h *appliance.Handle) {
 	must(t, h.Vgcreate(ctx, "vg0", []string{"/dev/sdb2"}))
 	must(t, h.Lvcreate(ctx, "lv0", "vg0", 300))
 	must(t, h.Lvcreate(ctx, "swap", "vg0", 32))
+	must(t, h.Lvcreate(ctx, "win", "vg0", 64))
 	must(t, h.Mkfs(ctx, "ext4", "/dev/vg0/lv0", nil))
+	must(t, h.Mkfs(ctx, "ntfs", "/dev/vg0/win", nil))
 	must(t, h.Mkswap(ctx, "/dev/vg0/swap", nil))
 
 	parts, err := h.ListPartitions(ctx)
@@ -161,7 +163,7 @@ func partitionAndFormat(t *testing.T, h *appliance.Handle) {
 	must(t, err)
 	want := [][2]string{
 		{"/dev/sdc", "ext4"}, {"/dev/sda1", "ext4"}, {"/dev/sda2", "vfat"}, {"/dev/sda5", "xfs"},
-		{"/dev/sdb1", "btrfs"}, {"/dev/vg0/lv0", "ext4"}, {"/dev/vg0/swap", "swap"},
+		{"/dev/sdb1", "btrfs"}, {"/dev/vg0/lv0", "ext4"}, {"/dev/vg0/swap", "swap"}, {"/dev/vg0/win", "ntfs"},
 	}
 	if !reflect.DeepEqual(fss, want) {
 		t.Errorf("list-filesystems = %v\nwant %v", fss, want)
@@ -185,12 +187,12 @@ func partitionAndFormat(t *testing.T, h *appliance.Handle) {
 	}
 	lvs, err := h.Lvs(ctx)
 	must(t, err)
-	if want := []string{"/dev/vg0/lv0", "/dev/vg0/swap"}; !reflect.DeepEqual(lvs, want) {
+	if want := []string{"/dev/vg0/lv0", "/dev/vg0/swap", "/dev/vg0/win"}; !reflect.DeepEqual(lvs, want) {
 		t.Errorf("lvs = %v", lvs)
 	}
 	vgs, err := h.VgsFull(ctx)
 	must(t, err)
-	if len(vgs) != 1 || vgs[0].Name != "vg0" || len(vgs[0].UUID) != 32 || vgs[0].LVCount != 2 {
+	if len(vgs) != 1 || vgs[0].Name != "vg0" || len(vgs[0].UUID) != 32 || vgs[0].LVCount != 3 {
 		t.Errorf("vgs-full = %+v", vgs)
 	}
 }
@@ -198,20 +200,21 @@ func partitionAndFormat(t *testing.T, h *appliance.Handle) {
 // files mounts each filesystem kind and round-trips small files.
 func files(t *testing.T, h *appliance.Handle) {
 	must(t, h.Mount(ctx, "/dev/sda1", "/"))
-	for _, d := range []string{"/boot", "/xfs", "/btrfs", "/lvm"} {
+	for _, d := range []string{"/boot", "/xfs", "/btrfs", "/lvm", "/ntfs"} {
 		must(t, h.Mkdir(ctx, d))
 	}
 	must(t, h.Mount(ctx, "/dev/sda2", "/boot"))
 	must(t, h.Mount(ctx, "/dev/sda5", "/xfs"))
 	must(t, h.Mount(ctx, "/dev/sdb1", "/btrfs"))
 	must(t, h.Mount(ctx, "/dev/vg0/lv0", "/lvm"))
+	must(t, h.Mount(ctx, "/dev/vg0/win", "/ntfs"))
 	mps, err := h.Mountpoints(ctx)
 	must(t, err)
-	want := [][2]string{{"/dev/sda1", "/"}, {"/dev/sda2", "/boot"}, {"/dev/sda5", "/xfs"}, {"/dev/sdb1", "/btrfs"}, {"/dev/vg0/lv0", "/lvm"}}
+	want := [][2]string{{"/dev/sda1", "/"}, {"/dev/sda2", "/boot"}, {"/dev/sda5", "/xfs"}, {"/dev/sdb1", "/btrfs"}, {"/dev/vg0/lv0", "/lvm"}, {"/dev/vg0/win", "/ntfs"}}
 	if !reflect.DeepEqual(mps, want) {
 		t.Errorf("mountpoints = %v", mps)
 	}
-	for _, dir := range []string{"/", "/boot", "/xfs", "/btrfs", "/lvm"} {
+	for _, dir := range []string{"/", "/boot", "/xfs", "/btrfs", "/lvm", "/ntfs"} {
 		p := filepath.Join(dir, "small.txt")
 		content := "content of " + p + "\n"
 		must(t, h.Write(ctx, p, []byte(content)))
@@ -463,7 +466,8 @@ func relaunch(t *testing.T) {
 	must(t, h.Mount(ctx, "/dev/sda5", "/xfs"))
 	must(t, h.Mount(ctx, "/dev/sdb1", "/btrfs"))
 	must(t, h.Mount(ctx, "/dev/vg0/lv0", "/lvm"))
-	for _, dir := range []string{"/", "/boot", "/xfs", "/btrfs", "/lvm"} {
+	must(t, h.Mount(ctx, "/dev/vg0/win", "/ntfs"))
+	for _, dir := range []string{"/", "/boot", "/xfs", "/btrfs", "/lvm", "/ntfs"} {
 		p := filepath.Join(dir, "small.txt")
 		got, err := h.Cat(ctx, p)
 		must(t, err)

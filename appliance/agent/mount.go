@@ -104,6 +104,10 @@ func mount(c *call, opts, dev, mountpoint, vfstype string) error {
 	kernelType := vfstype
 	switch vfstype {
 	case "ntfs":
+		// Kernels without ntfs3 (Debian 12's) read NTFS through ntfs-3g.
+		if kmods.loadOne("ntfs3") != nil {
+			return mountNTFS3G(c, opts, src, mountpoint)
+		}
 		kernelType = "ntfs3"
 	case "swap", "LVM2_member", "crypto_LUKS", "linux_raid_member":
 		return &proto.Error{Errno: int(syscall.EINVAL), Message: dev + ": " + vfstype + " is not a mountable filesystem"}
@@ -128,11 +132,42 @@ func mount(c *call, opts, dev, mountpoint, vfstype string) error {
 		target = fdPath(fd)
 	}
 	err = unix.Mount(src, target, kernelType, flags, data)
-	if err == unix.EINVAL && kernelType == "ext4" {
-		// ext2/ext3 need no journal recovery; nothing to retry.
-	}
 	if err != nil {
 		return &proto.Error{Errno: int(errnoOf(err)), Message: dev + " on " + mountpoint + " (options: '" + opts + "'): " + proto.Strerror(errnoOf(err))}
+	}
+	return nil
+}
+
+// mountNTFS3G mounts NTFS with the ntfs-3g FUSE driver. ntfs-3g takes
+// a path, so the mountpoint is resolved safely first and handed over as
+// the kernel's own name for it, which holds no symlinks.
+func mountNTFS3G(c *call, opts, dev, mountpoint string) error {
+	if err := kmods.loadOne("fuse"); err != nil {
+		return err
+	}
+	target := sysroot
+	if path.Clean(mountpoint) != "/" {
+		fd, err := openIn(mountpoint, unix.O_PATH|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return err
+		}
+		real, err := os.Readlink(fdPath(fd))
+		unix.Close(fd)
+		if err != nil || !strings.HasPrefix(real, sysroot+"/") {
+			return &proto.Error{Errno: int(syscall.EINVAL), Message: mountpoint + ": cannot resolve mountpoint"}
+		}
+		target = real
+	}
+	o := strings.Trim(opts, ",")
+	if isReadOnlyDevice(dev) {
+		o = strings.TrimPrefix(o+",ro", ",")
+	}
+	args := []string{dev, target}
+	if o != "" {
+		args = append([]string{"-o", o}, args...)
+	}
+	if _, err := run(c.ctx, "ntfs-3g", args...); err != nil {
+		return &proto.Error{Errno: int(syscall.EIO), Message: dev + " on " + mountpoint + " (options: '" + opts + "'): " + err.Error()}
 	}
 	return nil
 }
