@@ -530,3 +530,38 @@ func TestSignal(t *testing.T) {
 		t.Errorf("temporary directories left: %v", dirs)
 	}
 }
+
+// gfs appliance build|info|clean on a private cache directory.
+func TestApplianceSubcommand(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "cache")
+	run := func(args ...string) result {
+		cmd := exec.Command(bin(t), args...)
+		cmd.Env = append(os.Environ(), "GFS_CACHEDIR="+cache)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if xe, ok := err.(*exec.ExitError); ok {
+			code = xe.ExitCode()
+		}
+		return result{out.String(), errb.String(), code}
+	}
+	if r := run("appliance", "build"); r.code != 0 || !strings.HasPrefix(r.stdout, "appliance ready in "+cache+"/") {
+		t.Fatalf("appliance build: %+v", r)
+	}
+	r := run("appliance", "info")
+	for _, want := range []string{"kernel:", "boot kernel:", "modules:", "tools found:", "tools missing:", "initrd:", "cache:         " + cache + "\n", "acceleration:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("appliance info lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r := run("appliance", "clean"); r.code != 0 {
+		t.Errorf("appliance clean: %+v", r)
+	}
+	if _, err := os.Stat(cache); !os.IsNotExist(err) {
+		t.Errorf("the cache is still there: %v", err)
+	}
+	if r := run("appliance", "bogus"); r.code != 1 || !strings.Contains(r.stderr, "unknown") {
+		t.Errorf("appliance bogus: %+v", r)
+	}
+}
