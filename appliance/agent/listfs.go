@@ -65,6 +65,14 @@ func listFilesystems(c *call) ([]string, error) {
 		}
 		out = append(out, d, typ)
 	}
+	// Whoever lists filesystems usually mounts them next (inspection
+	// mounts every one): start loading their drivers now, in the
+	// background, since a big module takes a second under emulation.
+	go func() {
+		for i := 1; i < len(out); i += 2 {
+			kmods.forFS(out[i])
+		}
+	}()
 	return out, nil
 }
 
