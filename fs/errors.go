@@ -63,12 +63,19 @@ func unsupportedf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)
 }
 
+// onRecover, when set (only by the fuzz tests), is called with every
+// panic guard contains, so that fuzzing still reports the bug behind it.
+var onRecover func(r any)
+
 // guard turns a panic in the current function (ours or a library's) into
 // an error wrapping ErrCorrupt. Use as: defer guard(&err, "what").
 // Every exported function or method that touches image data defers it,
 // because a crafted image must never crash the caller.
 func guard(err *error, what string) {
 	if r := recover(); r != nil {
+		if onRecover != nil {
+			onRecover(r)
+		}
 		*err = fmt.Errorf("%s: internal error while reading untrusted image (%v): %w", what, r, ErrCorrupt)
 	}
 }

@@ -12,11 +12,14 @@ package fs
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"fmt"
 	"io"
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,6 +59,12 @@ func (s *sparseImage) ReadAt(p []byte, off int64) (int, error) {
 type nopCloser struct{ io.ReaderAt }
 
 func (nopCloser) Close() error { return nil }
+
+// The guards turn panics into errors; while fuzzing, a contained panic
+// is still a bug, so make it fail the input.
+func init() {
+	onRecover = func(r any) { panic(fmt.Sprintf("panic contained by guard: %v\n%s", r, debug.Stack())) }
+}
 
 // watchdog crashes the fuzz worker if one input takes more than 10 s, so
 // that a hang is recorded as a failing input instead of stalling.
@@ -142,6 +151,7 @@ func FuzzDisks(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte, size int64) {
 		defer watchdog()()
+		data = fixChecksums(data)
 		if size < int64(len(data)) || size > 1<<40 {
 			size = int64(len(data))
 		}
@@ -225,10 +235,57 @@ func FuzzLVMConfig(f *testing.F) {
 	})
 }
 
+// fixChecksums recomputes the checksums a mutated input breaks (GPT
+// header and entries, LVM label, metadata area header and text), so that
+// fuzzing reaches the parsers behind them. Inputs are fixed up only when
+// their length is even, so that checksum failures are fuzzed as well.
+func fixChecksums(data []byte) []byte {
+	if len(data)%2 == 1 {
+		return data
+	}
+	data = bytes.Clone(data)
+	le := binary.LittleEndian
+	if len(data) >= 1024 && string(data[512:520]) == "EFI PART" {
+		hs := int(le.Uint32(data[512+12:]))
+		if lba, n := le.Uint64(data[512+72:]), int(le.Uint32(data[512+80:])); lba < 1<<20 && n <= gptMaxEntries &&
+			int(lba)*512+n*gptEntrySize <= len(data) {
+			le.PutUint32(data[512+88:], crc32.ChecksumIEEE(data[int(lba)*512:int(lba)*512+n*gptEntrySize]))
+		}
+		if hs >= 92 && hs <= 512 {
+			le.PutUint32(data[512+16:], 0)
+			le.PutUint32(data[512+16:], crc32.ChecksumIEEE(data[512:512+hs]))
+		}
+	}
+	for s := 0; s < 4 && (s+1)*512 <= len(data); s++ {
+		sec := data[s*512 : (s+1)*512]
+		if string(sec[:8]) != "LABELONE" {
+			continue
+		}
+		off := int(le.Uint32(sec[20:]))
+		for pos, list := off+40, 0; off >= 32 && pos+16 <= 512 && list < 2; pos += 16 {
+			o, size := le.Uint64(sec[pos:]), le.Uint64(sec[pos+8:])
+			if o == 0 {
+				list++
+				continue
+			}
+			if list == 1 && o+512 <= uint64(len(data)) {
+				hdr := data[o : o+512]
+				if lo, ls := le.Uint64(hdr[40:]), le.Uint64(hdr[48:]); lo != 0 && o+lo+ls <= uint64(len(data)) && lo+ls <= size {
+					le.PutUint32(hdr[56:], lvmCRC(data[o+lo:o+lo+ls]))
+				}
+				le.PutUint32(hdr, lvmCRC(hdr[4:]))
+			}
+		}
+		le.PutUint32(sec[16:], lvmCRC(sec[20:]))
+	}
+	return data
+}
+
 func FuzzPVLabel(f *testing.F) {
 	f.Add(lvmSeed(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		defer watchdog()()
+		data = fixChecksums(data)
 		img := &sparseImage{data, 1 << 20}
 		l, err := readPVLabel(img, img.size)
 		if err != nil || l == nil {

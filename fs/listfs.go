@@ -105,3 +105,12 @@ func (d *Disks) Probe(name string) (FSInfo, error) {
 	}
 	return Probe(r, size)
 }
+
+// MountDevice opens the filesystem on a named device (see Mount).
+func (d *Disks) MountDevice(name string) (FS, error) {
+	r, size, err := d.Device(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return Mount(r, size)
+}

@@ -342,6 +342,9 @@ func (m *Mounts) StatFS(path string) (st StatVFS, err error) {
 // wrapping ErrCorrupt.
 func guardPath(err *error, op, path string) {
 	if r := recover(); r != nil {
+		if onRecover != nil {
+			onRecover(r)
+		}
 		*err = &iofs.PathError{Op: op, Path: path,
 			Err: fmt.Errorf("internal error while reading untrusted image (%v): %w", r, ErrCorrupt)}
 	}
