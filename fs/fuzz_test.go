@@ -13,8 +13,8 @@ package fs
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"fmt"
+	"hash/crc32"
 	"io"
 	iofs "io/fs"
 	"os"
