@@ -565,6 +565,9 @@ func (f *fatFS) Open(ino Ino) (file File, err error) {
 		return nil, syscall.EISDIR
 	}
 	ff := &fatFile{f: f, size: int64(d.size)}
+	if ff.size > int64(f.maxCluster-2)*f.clusterSize {
+		return nil, corruptf("fat: file of %d bytes is larger than the filesystem", ff.size)
+	}
 	if d.size > 0 {
 		need := (ff.size + f.clusterSize - 1) / f.clusterSize
 		if ff.clusters, err = f.chainPrefix(d.cluster, need); err != nil {
