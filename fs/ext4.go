@@ -36,10 +36,17 @@ func (e *ext4) Open(ino Ino) (f File, err error) {
 	switch in.mode & S_IFMT {
 	case S_IFDIR:
 		return nil, syscall.EISDIR
-	case S_IFREG, S_IFLNK:
+	case S_IFREG:
 	default:
-		return nil, unsupportedf("ext4: inode %d is a device, FIFO or socket", ino)
+		return nil, unsupportedf("ext4: inode %d is not a regular file", ino)
 	}
+	return e.open(in)
+}
+
+// open returns a reader of an inode's data (regular files and slow
+// symlinks).
+func (e *ext4) open(in *extInode) (File, error) {
+	ino := in.ino
 	if in.flags&extFlagEncrypt != 0 {
 		return nil, unsupportedf("ext4: inode %d is encrypted", ino)
 	}
@@ -105,7 +112,7 @@ func (e *ext4) Readlink(ino Ino) (target string, err error) {
 		}
 		b = in.raw[0x28 : 0x28+in.size]
 	} else {
-		f, err := e.Open(ino)
+		f, err := e.open(in)
 		if err != nil {
 			return "", err
 		}
