@@ -3,6 +3,8 @@ package shell
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 
 	"gfs/appliance"
@@ -45,13 +47,86 @@ type Guest interface {
 
 var _ Guest = (*appliance.Handle)(nil)
 
-// backend returns the guest a command runs against. It is the only
-// place that decides which backend serves a command, and the only place
-// that launches the appliance on demand (lazy launch: run is optional).
+// backend returns the appliance, launching it on demand (lazy launch:
+// run is optional).
 func (s *Session) backend(ctx context.Context, cmd *api.Command) (Guest, error) {
-	// (VM-less reader goes here: if !s.Launched() && cmd.ReadOnlyFast.)
 	if err := s.Launch(ctx); err != nil {
 		return nil, err
 	}
 	return s.h, nil
+}
+
+// withGuest runs a command against the VM-less backend when it may
+// answer, and against the appliance otherwise or when the VM-less
+// backend says it cannot (errNeedAppliance). It is the only place that
+// decides which backend serves a command.
+func (s *Session) withGuest(ctx context.Context, cmd *api.Command, run func(Guest) error) error {
+	if v := s.fastFor(cmd); v != nil {
+		err := run(v)
+		if !errors.Is(err, errNeedAppliance) {
+			if s.opts.Verbose && err == nil {
+				fmt.Fprintf(s.opts.Stderr, "gfs: %s: answered without the appliance\n", cmd.Name)
+			}
+			return err
+		}
+		if s.opts.Verbose {
+			fmt.Fprintf(s.opts.Stderr, "gfs: %s: using the appliance (%v)\n", cmd.Name, err)
+		}
+	}
+	g, err := s.backend(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	return run(g)
+}
+
+// vmlessCommands may be served without the appliance besides the
+// table's ReadOnlyFast rows: the mount bookkeeping they depend on.
+var vmlessCommands = map[string]bool{
+	"mount": true, "mount-ro": true, "mount-options": true, "mount-vfs": true,
+	"umount": true, "umount-all": true, "mounts": true, "mountpoints": true,
+}
+
+// fastFor returns the VM-less backend if it may serve cmd: only while
+// the appliance is not running (once it runs, it has the only true view
+// of the disks), never for writes, never for disks -N has yet to build.
+func (s *Session) fastFor(cmd *api.Command) *vmless {
+	if s.Launched() || s.fastOff || s.opts.ForceAppliance || cmd.Writes || len(s.drives) == 0 {
+		return nil
+	}
+	if !cmd.ReadOnlyFast && !vmlessCommands[cmd.Name] {
+		return nil
+	}
+	for _, p := range s.prepared {
+		if !p.done {
+			return nil
+		}
+	}
+	if s.fast == nil {
+		v, err := openVMless(s.drives, s.opts.AllowBacking)
+		if err != nil {
+			s.fastOff = true
+			if s.opts.Verbose {
+				fmt.Fprintf(s.opts.Stderr, "gfs: the VM-less reader cannot read these disks (%v)\n", err)
+			}
+			return nil
+		}
+		s.fast = v
+		// Mounts made before (none normally) are replayed into it.
+		for _, m := range s.mounts {
+			if err := mountOn(context.Background(), v, m); err != nil {
+				s.closeFast()
+				s.fastOff = true
+				return nil
+			}
+		}
+	}
+	return s.fast
+}
+
+func (s *Session) closeFast() {
+	if s.fast != nil {
+		s.fast.close()
+		s.fast = nil
+	}
 }

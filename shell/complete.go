@@ -133,12 +133,19 @@ func completeOpts(cmd *api.Command, prefix string) []string {
 	return out
 }
 
+// completionGuest is the running appliance, or before launch the
+// VM-less reader (completion never launches the appliance by itself).
 func (s *Session) completionGuest() (Guest, context.Context, context.CancelFunc) {
-	if !s.Launched() {
+	var g Guest
+	if s.Launched() {
+		g = s.h
+	} else if v := s.fastFor(api.Lookup("ls")); v != nil {
+		g = v
+	} else {
 		return nil, nil, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	return s.h, ctx, cancel
+	return g, ctx, cancel
 }
 
 // completeGuestPath lists the directory part of cur in the guest and
@@ -156,12 +163,8 @@ func (s *Session) completeGuestPath(cur string) []string {
 	}
 	defer cancel()
 	dir, prefix := path.Split(cur)
-	res, err := g.Call(ctx, "readdir", []any{dir}, nil, nil, nil)
+	ents, err := g.Lstatnslist(ctx, dir, nil)
 	if err != nil {
-		return nil
-	}
-	var ents []api.Dirent
-	if json.Unmarshal(res, &ents) != nil {
 		return nil
 	}
 	var out []string
@@ -169,7 +172,7 @@ func (s *Session) completeGuestPath(cur string) []string {
 		if e.Name == "." || e.Name == ".." || !strings.HasPrefix(e.Name, prefix) {
 			continue
 		}
-		if e.Ftyp == "d" {
+		if e.Mode&sIFMT == sIFDIR {
 			out = append(out, dir+e.Name+"/")
 		} else {
 			out = append(out, dir+e.Name+" ")

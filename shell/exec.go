@@ -48,14 +48,12 @@ func (s *Session) Exec(ctx context.Context, cmd *api.Command, words []string, st
 			return fmt.Errorf("%s: a here document (-<<%s) can only be used in a script", p.str(i), end)
 		}
 	}
-	g, err := s.backend(ctx, cmd)
-	if err != nil {
-		return err
-	}
-	if cmd.Where == api.Host {
-		return s.hostCommand(ctx, g, cmd, p, stdout)
-	}
-	return s.agentCommand(ctx, g, cmd, p, stdout)
+	return s.withGuest(ctx, cmd, func(g Guest) error {
+		if cmd.Where == api.Host {
+			return s.hostCommand(ctx, g, cmd, p, stdout)
+		}
+		return s.agentCommand(ctx, g, cmd, p, stdout)
+	})
 }
 
 // agentCommand sends an agent call: FileIn/FileOut arguments become the

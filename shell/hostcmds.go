@@ -20,6 +20,9 @@ import (
 // hostCommand runs the table's Host commands that need a guest; they
 // use only the Guest primitives, so the VM-less backend serves them too.
 func (s *Session) hostCommand(ctx context.Context, g Guest, cmd *api.Command, p *parsedArgs, stdout io.Writer) error {
+	if isInspectCommand(cmd.Name) {
+		return s.inspectCommand(ctx, g, cmd, p, stdout)
+	}
 	switch cmd.Name {
 	case "ll":
 		out, err := s.longListing(ctx, g, p.str(0))

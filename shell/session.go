@@ -19,6 +19,7 @@ import (
 
 	"gfs/appliance"
 	"gfs/appliance/api"
+	"gfs/inspect"
 )
 
 // Options configure a Session.
@@ -36,6 +37,9 @@ type Options struct {
 	Stderr      io.Writer
 	// Now is the clock ll uses for its six-month rule (tests fix it).
 	Now func() time.Time
+	// ForceAppliance turns off the VM-less reader: every command runs
+	// in the appliance (--force-appliance, GFS_FORCE_APPLIANCE=1).
+	ForceAppliance bool
 }
 
 // MountCall is one mount the user made, in order. The session keeps
@@ -57,6 +61,12 @@ type Session struct {
 	h        *appliance.Handle
 	mounts   []MountCall
 	cwd      string
+	// fast is the VM-less backend (vmless.go), opened on first use;
+	// fastOff records that it cannot serve these drives at all.
+	fast    *vmless
+	fastOff bool
+	// oses is what the last inspect-os found (nil before one ran).
+	oses []inspect.OS
 
 	quit   bool
 	cmdNum int // commands issued so far, for the first-command hint
@@ -161,6 +171,7 @@ func (s *Session) Launch(ctx context.Context) error {
 	if err := s.h.Launch(ctx); err != nil {
 		return err
 	}
+	s.closeFast()
 	for _, p := range s.prepared {
 		if p.done {
 			continue
@@ -195,6 +206,7 @@ func mountOn(ctx context.Context, g Guest, m MountCall) error {
 // Close ends the session: the appliance syncs every filesystem (unless
 // NoSync) and shuts down, and its temporary files are removed.
 func (s *Session) Close() error {
+	s.closeFast()
 	if s.h == nil {
 		return nil
 	}
@@ -223,6 +235,9 @@ func (s *Session) reopen() error {
 	}
 	s.h = s.newHandle()
 	s.mounts = nil
+	s.closeFast()
+	s.fastOff = false
+	s.oses = nil
 	for _, d := range s.drives {
 		if aerr := s.h.AddDrive(d); aerr != nil && err == nil {
 			err = aerr

@@ -131,15 +131,16 @@ func (s *Session) copyOut(ctx context.Context, cmd *api.Command, remotes []strin
 	if !fi.IsDir() {
 		return fmt.Errorf("target '%s' is not a directory", local)
 	}
-	g, err := s.backend(ctx, cmd)
-	if err != nil {
-		return err
-	}
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("%s: %v", local, err)
 	}
 	defer unix.Close(fd)
+	return s.withGuest(ctx, cmd, func(g Guest) error { return copyOutTo(ctx, g, fd, remotes) })
+}
+
+// copyOutTo extracts each remote path into the open host directory fd.
+func copyOutTo(ctx context.Context, g Guest, fd int, remotes []string) error {
 	for _, r := range remotes {
 		st, err := g.Statns(ctx, r)
 		if err != nil {

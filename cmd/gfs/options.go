@@ -27,7 +27,10 @@ type options struct {
 	noSync       bool
 	accel        string
 	allowBacking bool
-	commands     []string // the rest: commands separated by ":"
+	// forceAppliance turns off the VM-less reader (also
+	// GFS_FORCE_APPLIANCE=1).
+	forceAppliance bool
+	commands       []string // the rest: commands separated by ":"
 }
 
 type driveOpt struct {
@@ -45,7 +48,7 @@ var specs = []optSpec{
 	{"i", "inspector", 0}, {"m", "mount", 1}, {"f", "file", 1}, {"x", "", 0},
 	{"v", "verbose", 0}, {"V", "version", 0}, {"h", "cmd-help", 0}, {"", "help", 0},
 	{"N", "new", 1}, {"", "listen", 0}, {"", "csh", 0}, {"", "remote", 2},
-	{"n", "no-sync", 0}, {"", "accel", 1}, {"", "allow-backing", 0},
+	{"n", "no-sync", 0}, {"", "accel", 1}, {"", "allow-backing", 0}, {"", "force-appliance", 0},
 	// Accepted for compatibility, no effect in gfs.
 	{"", "selinux", 0}, {"", "progress-bars", 0}, {"", "no-progress-bars", 0},
 	{"", "no-dest-paths", 0}, {"", "pipe-error", 0}, {"", "network", 0},
@@ -133,6 +136,8 @@ func parseOptions(args []string) (*options, error) {
 			}
 		case "allow-backing":
 			o.allowBacking = true
+		case "force-appliance":
+			o.forceAppliance = true
 		case "domain", "connect":
 			return &usageErr{fmt.Sprintf("--%s: libvirt guests are not supported: add the disk images with -a IMAGE", name)}
 		case "key":

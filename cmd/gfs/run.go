@@ -19,7 +19,6 @@ import (
 
 	"gfs/appliance"
 	"gfs/appliance/api"
-	"gfs/inspect"
 	"gfs/shell"
 )
 
@@ -118,6 +117,7 @@ func session(o *options) (code int) {
 	s := shell.New(shell.Options{
 		Accel: o.accel, AllowBacking: o.allowBacking, Verbose: o.verbose,
 		Trace: o.trace, NoSync: o.noSync, Interactive: interactive,
+		ForceAppliance: o.forceAppliance || os.Getenv("GFS_FORCE_APPLIANCE") == "1",
 	})
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -152,10 +152,15 @@ func session(o *options) (code int) {
 			return fail("gfs: %v", err)
 		}
 	}
-	if len(o.newDisks) > 0 || len(o.mounts) > 0 || o.inspect {
+	// -N, -i and -m imply run in guestfish. Here only -N does: its disks
+	// are built in the appliance, while -i and -m are served by the
+	// VM-less reader when it can, and the appliance starts on demand.
+	if len(o.newDisks) > 0 {
 		if err := s.Launch(ctx); err != nil {
 			return fail("gfs: error: %v", err)
 		}
+	}
+	{
 		if o.inspect {
 			greeting, err := inspectMount(ctx, s, o.readOnly)
 			if err != nil {
@@ -206,7 +211,7 @@ func session(o *options) (code int) {
 // its fstab says, shortest mountpoint first. It returns the lines the
 // prompt shows after the banner.
 func inspectMount(ctx context.Context, s *shell.Session, readOnly bool) (string, error) {
-	oses, err := inspect.InspectAppliance(ctx, s.Handle(), inspect.Options{})
+	oses, err := s.Inspect(ctx, false)
 	if err != nil {
 		return "", fmt.Errorf("gfs: error: inspection: %v", err)
 	}
@@ -359,6 +364,8 @@ Options:
                        (default: $GUESTFISH_PID)
   --accel auto|kvm|tcg Choose QEMU's accelerator (gfs extension)
   --allow-backing      Allow qcow2 images with backing files (gfs extension)
+  --force-appliance    Answer every command in the appliance, never with the
+                       VM-less reader (also GFS_FORCE_APPLIANCE=1)
   -h|--cmd-help [cmd]  List the commands, or describe one
   --help               Show this help
   -V|--version         Show the version
