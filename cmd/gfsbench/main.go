@@ -23,11 +23,11 @@ var (
 
 // result is one row of the report.
 type result struct {
-	name      string
-	gfs, ref  float64 // seconds (or MiB/s when rate is set)
-	rate      bool
-	refName   string
-	note      string
+	name     string
+	gfs, ref float64 // seconds (or MiB/s when rate is set)
+	rate     bool
+	refName  string
+	note     string
 }
 
 func main() {
