@@ -180,7 +180,7 @@ func (d *Disks) Canonical(name string) (string, error) {
 		return n, nil
 	}
 	if strings.HasPrefix(name, "/dev/mapper/") {
-		if vg, lv, ok := splitMapperName(strings.TrimPrefix(name, "/dev/mapper/")); ok {
+		if vg, lv, ok := SplitMapperName(strings.TrimPrefix(name, "/dev/mapper/")); ok {
 			n = "/dev/" + vg + "/" + lv
 		}
 	}
@@ -203,9 +203,10 @@ func canonicalDiskName(name string) string {
 	return name
 }
 
-// splitMapperName splits a device-mapper name "VG-LV", where dashes
-// inside either name are doubled.
-func splitMapperName(s string) (vg, lv string, ok bool) {
+// SplitMapperName splits a device-mapper LV name "VG-LV", where dashes
+// inside either name are doubled. The agent, inspection and this package
+// all parse /dev/mapper names with it.
+func SplitMapperName(s string) (vg, lv string, ok bool) {
 	for i := 0; i < len(s); i++ {
 		if s[i] != '-' {
 			continue
@@ -213,6 +214,9 @@ func splitMapperName(s string) (vg, lv string, ok bool) {
 		if i+1 < len(s) && s[i+1] == '-' {
 			i++
 			continue
+		}
+		if i == 0 || i == len(s)-1 {
+			return "", "", false
 		}
 		return strings.ReplaceAll(s[:i], "--", "-"), strings.ReplaceAll(s[i+1:], "--", "-"), true
 	}

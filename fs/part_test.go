@@ -199,9 +199,9 @@ func TestDriveNames(t *testing.T) {
 		}
 	}
 	for s, want := range map[string][2]string{"vg-lv": {"vg", "lv"}, "my--vg-lv--1": {"my-vg", "lv-1"}, "a---b": {"a-", "b"}} {
-		vg, lv, ok := splitMapperName(s)
+		vg, lv, ok := SplitMapperName(s)
 		if !ok || vg != want[0] || lv != want[1] {
-			t.Errorf("splitMapperName(%q) = %q %q %v", s, vg, lv, ok)
+			t.Errorf("SplitMapperName(%q) = %q %q %v", s, vg, lv, ok)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"gfs/fs"
 )
 
 // resolver maps fstab device specs to the mountables of the disks.
@@ -235,7 +237,7 @@ func (r *resolver) resolveDevice(spec, osType string) string {
 		return fmt.Sprintf("/dev/sd%c%d", 'a'+disk, part)
 	}
 	if strings.HasPrefix(spec, "/dev/mapper/") {
-		if vg, lv, ok := splitDMName(spec[len("/dev/mapper/"):]); ok {
+		if vg, lv, ok := fs.SplitMapperName(spec[len("/dev/mapper/"):]); ok {
 			name := "/dev/" + vg + "/" + lv
 			for _, l := range r.layout.LVs {
 				if l == name {
@@ -317,25 +319,6 @@ func (r *resolver) resolveXdev(disk, part, def string) string {
 		}
 	}
 	return def
-}
-
-// splitDMName undoes device-mapper naming of LVs: VG and LV joined by
-// "-", with "-" inside either doubled.
-func splitDMName(s string) (vg, lv string, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] != '-' {
-			continue
-		}
-		if i+1 < len(s) && s[i+1] == '-' {
-			i++
-			continue
-		}
-		if i == 0 || i == len(s)-1 {
-			return "", "", false
-		}
-		return strings.ReplaceAll(s[:i], "--", "-"), strings.ReplaceAll(s[i+1:], "--", "-"), true
-	}
-	return "", "", false
 }
 
 // normMountable names mountables the way the kernel would see them:

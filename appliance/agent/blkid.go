@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gfs/appliance/proto"
+	"gfs/fs"
 )
 
 func init() {
@@ -143,7 +144,7 @@ func canonicalDevice(dev string) string {
 		uuid, _ := os.ReadFile("/sys/block/" + name + "/dm/uuid")
 		dmName, _ := os.ReadFile("/sys/block/" + name + "/dm/name")
 		if strings.HasPrefix(string(uuid), "LVM-") {
-			if vg, lv, ok := splitDMName(strings.TrimSpace(string(dmName))); ok {
+			if vg, lv, ok := fs.SplitMapperName(strings.TrimSpace(string(dmName))); ok {
 				return "/dev/" + vg + "/" + lv
 			}
 		}
@@ -168,22 +169,6 @@ func kernelName(dev string) string {
 		return ""
 	}
 	return path.Base(link)
-}
-
-// splitDMName undoes LVM's mapper naming: VG and LV joined by "-", with
-// every "-" inside either doubled.
-func splitDMName(s string) (vg, lv string, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] != '-' {
-			continue
-		}
-		if i+1 < len(s) && s[i+1] == '-' {
-			i++
-			continue
-		}
-		return strings.ReplaceAll(s[:i], "--", "-"), strings.ReplaceAll(s[i+1:], "--", "-"), true
-	}
-	return "", "", false
 }
 
 // Read-only drives: the host lists them on the kernel command line
