@@ -18,7 +18,7 @@ var (
 		"5808C8AA-7E8F-42E0-85D2-E1E90434CFB3": true,
 		"AF9B60A0-1431-4F62-BC68-3311714A69AD": true,
 		"E3C9E316-0B5C-4DB8-817D-F92DF00215AE": true,
-		"CADDEBF1-4400-4DE8-B103-12117DCF91B3": true,
+		"CADDEBF1-4400-4DE8-B103-12117DCF3CCF": true,
 	}
 	// Signatures of things that are members of something else, not
 	// filesystems: they are not listed.
