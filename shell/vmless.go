@@ -58,11 +58,11 @@ var _ Guest = (*vmless)(nil)
 // openVMless opens the drives with the pure-Go readers. Any failure
 // (another image format, a backing file, an unreadable layout) means
 // this session needs the appliance.
-func openVMless(drives []appliance.Drive, allowBacking bool) (v *vmless, err error) {
-	v = &vmless{}
+func openVMless(drives []appliance.Drive, allowBacking bool) (_ *vmless, err error) {
+	v := &vmless{}
 	defer func() {
 		if err != nil {
-			v.close()
+			v.close() // v, not the nil result: its images are open
 			err = &fallbackError{err}
 		}
 	}()
@@ -541,18 +541,24 @@ func existsAnswer(op, p string, err error) (any, error) {
 // find lists everything below dir with a leading slash, sorted, as the
 // agent does; symlinks are not followed.
 func (v *vmless) find(dir string) ([]string, error) {
-	if _, err := v.mounts.Stat(dir); err != nil {
+	if st, err := v.mounts.Stat(dir); err != nil {
 		return nil, guestErr("find", dir, err)
+	} else if !st.IsDir() {
+		return nil, guestErr("find", dir, syscall.ENOTDIR)
 	}
 	out := []string{}
 	root := path.Clean(dir)
+	lead := "/" // none after a trailing slash, as the agent does
+	if strings.HasSuffix(dir, "/") {
+		lead = ""
+	}
 	err := v.mounts.Walk(dir, func(p string, st fs.Stat, err error) error {
 		if err != nil {
 			return err
 		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(path.Clean(p), root), "/")
 		if rel != "" {
-			out = append(out, "/"+rel)
+			out = append(out, lead+rel)
 		}
 		return nil
 	})

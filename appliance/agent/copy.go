@@ -168,8 +168,14 @@ func find(dir string) ([]string, error) {
 	}
 	out := []string{}
 	// Names relative to dir with a leading slash, as libguestfs prints
-	// them (find /etc lists /passwd, /ssh/ssh_config…).
-	err = walkAt(fd, "", 0, func(rel string) { out = append(out, "/"+rel) })
+	// them (find /etc lists /passwd, /ssh/ssh_config…), except when dir
+	// ends in a slash (find / lists bin, etc/passwd…): libguestfs cuts
+	// the directory as written off find's paths.
+	lead := "/"
+	if strings.HasSuffix(dir, "/") {
+		lead = ""
+	}
+	err = walkAt(fd, "", 0, func(rel string) { out = append(out, lead+rel) })
 	if err != nil {
 		return nil, pathErr(dir, err)
 	}

@@ -195,7 +195,7 @@ var Commands = []*Command{
 	{Name: "ll", Area: "Files", Where: Host, Ret: RString, Args: []Arg{a("directory", Pathname)}, ReadOnlyFast: true,
 		Short: "list a directory in long format", Long: "Lists a guest directory as ls -la does, with numeric owners."},
 	{Name: "find", Area: "Files", Where: Agent, Ret: RStringList, Args: []Arg{a("directory", Pathname)}, ReadOnlyFast: true,
-		Short: "list a directory tree", Long: "Lists every file and directory below directory, sorted, as paths relative to it with a leading slash (find /etc prints /passwd, /ssh…). Symbolic links are not followed."},
+		Short: "list a directory tree", Long: "Lists every file and directory below directory, sorted, as paths relative to it with a leading slash (find /etc prints /passwd, /ssh…) unless directory ends in a slash, as libguestfs does (find / prints bin, etc/passwd…). Symbolic links are not followed."},
 	{Name: "glob-expand", Area: "Files", Where: Agent, Ret: RStringList, Args: []Arg{a("pattern", Pathname)}, Opts: []Arg{a("directoryslash", Bool)},
 		Short: "expand a wildcard pattern", Long: "Returns the guest paths matching a pattern with *, ? and […], sorted; directories end in / unless directoryslash:false."},
 	{Name: "readdir", Area: "Files", Where: Agent, Ret: RStructList, Struct: typeOf[Dirent](), Args: []Arg{a("dir", Pathname)},
