@@ -19,6 +19,7 @@ import (
 
 	"gfs/appliance"
 	"gfs/appliance/api"
+	"gfs/inspect"
 	"gfs/shell"
 )
 
@@ -27,7 +28,7 @@ var Version = "0.1.0"
 
 // Subcommands that later issues implement; reserved now.
 var reserved = map[string]bool{
-	"inspect": true, "cat": true, "ls": true, "copy-out": true, "copy-in": true, "df": true,
+	"copy-in": true, "df": true,
 	"filesystems": true, "mount": true, "sysprep": true, "resize": true, "sparsify": true, "edit": true,
 }
 
@@ -36,8 +37,11 @@ func run(args []string) int {
 		if args[0] == "appliance" {
 			return applianceCmd(args[1:], os.Stdout, os.Stderr)
 		}
-		if args[0] == "inspect" {
+		switch args[0] {
+		case "inspect":
 			return inspectCmd(args[1:], os.Stdout, os.Stderr)
+		case "cat", "ls", "copy-out":
+			return toolCmd(args[0], args[1:], os.Stdout, os.Stderr)
 		}
 		if reserved[args[0]] {
 			fmt.Fprintf(os.Stderr, "gfs: %s: not implemented yet\n", args[0])
@@ -211,35 +215,23 @@ func session(o *options) (code int) {
 // its fstab says, shortest mountpoint first. It returns the lines the
 // prompt shows after the banner.
 func inspectMount(ctx context.Context, s *shell.Session, readOnly bool) (string, error) {
-	oses, err := s.Inspect(ctx, false)
-	if err != nil {
-		return "", fmt.Errorf("gfs: error: inspection: %v", err)
-	}
-	switch len(oses) {
-	case 0:
+	plan, mounted, err := mountInspected(ctx, s, readOnly)
+	switch {
+	case errors.Is(err, inspect.ErrNoOS):
 		return "", errors.New("gfs: no operating system was found on this disk\n\n" +
 			"If using gfs -i, run gfs without -i, then use ‘run’, ‘list-filesystems’\n" +
 			"and ‘mount’ to mount the filesystems by hand.")
-	case 1:
-	default:
+	case errors.Is(err, inspect.ErrMultiBoot):
 		return "", errors.New("gfs: multi-boot operating systems are not supported by the -i option")
-	}
-	osi := oses[0]
-	opts := ""
-	if readOnly {
-		opts = "ro"
+	case err != nil:
+		return "", fmt.Errorf("gfs: error: %v", err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Operating system: %s\n", osi.ProductName)
-	failed := false
-	for _, m := range osi.Mountpoints {
-		if err := s.Exec(ctx, api.Lookup("mount-options"), []string{opts, m.Device, m.Mountpoint}, io.Discard); err != nil {
-			failed = true
-			continue
-		}
+	fmt.Fprintf(&b, "Operating system: %s\n", plan.OS.ProductName)
+	for _, m := range mounted {
 		fmt.Fprintf(&b, "%s mounted on %s\n", m.Device, m.Mountpoint)
 	}
-	if failed {
+	if len(mounted) < len(plan.Mounts) {
 		fmt.Fprintln(os.Stderr, "gfs: some filesystems could not be mounted (ignored)")
 	}
 	return b.String() + "\n", nil
