@@ -2,13 +2,16 @@ package shell
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -142,6 +145,14 @@ func (s *Session) copyOut(ctx context.Context, cmd *api.Command, remotes []strin
 // copyOutTo extracts each remote path into the open host directory fd.
 func copyOutTo(ctx context.Context, g Guest, fd int, remotes []string) error {
 	for _, r := range remotes {
+		if lst, err := g.Lstatns(ctx, r); err == nil && lst.Mode&sIFMT == sIFLNK {
+			// A symbolic link is copied as the link it is: never
+			// followed, so nothing is read or written through it.
+			if err := copyOutLink(ctx, g, fd, r, lst); err != nil {
+				return err
+			}
+			continue
+		}
 		st, err := g.Statns(ctx, r)
 		if err != nil {
 			return err
@@ -175,6 +186,34 @@ func copyOutTo(ctx context.Context, g Guest, fd int, remotes []string) error {
 		if xerr != nil {
 			return fmt.Errorf("%s: %v", r, xerr)
 		}
+	}
+	return nil
+}
+
+// copyOutLink recreates a guest symbolic link in the host directory fd
+// (owner, as root, and times included).
+func copyOutLink(ctx context.Context, g Guest, fd int, r string, st api.StatNS) error {
+	res, err := g.Call(ctx, "readlink", []any{r}, nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	var target string
+	if err := json.Unmarshal(res, &target); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	hdr := &tar.Header{Typeflag: tar.TypeSymlink, Name: path.Base(r), Linkname: target,
+		Mode: st.Mode & 0o7777, Uid: int(st.UID), Gid: int(st.GID),
+		ModTime: time.Unix(st.MtimeSec, st.MtimeNsec), Format: tar.FormatPAX}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := tarx.Extract(&buf, fd, "/", tarx.ExtractOptions{SameOwner: os.Geteuid() == 0}); err != nil {
+		return fmt.Errorf("%s: %v", r, err)
 	}
 	return nil
 }

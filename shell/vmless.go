@@ -281,7 +281,9 @@ func (v *vmless) TarOut(ctx context.Context, dir string, w io.Writer, opts map[s
 		}
 		return tw.Close()
 	}
-	if err := v.tarMember(tw, dir, "./"); err != nil {
+	// The directory itself as the agent's tar-out has it: followed
+	// when dir is a symbolic link to a directory.
+	if err := v.tarMemberStat(tw, dir, "./", st); err != nil {
 		return err
 	}
 	var walk func(p, rel string, depth int) error
@@ -326,6 +328,10 @@ func (v *vmless) tarMember(tw *tar.Writer, p, member string) error {
 	if err != nil {
 		return guestErr("tar-out", p, err)
 	}
+	return v.tarMemberStat(tw, p, member, st)
+}
+
+func (v *vmless) tarMemberStat(tw *tar.Writer, p, member string, st fs.Stat) (err error) {
 	hdr := &tar.Header{
 		Name: member, Mode: int64(st.Mode & 0o7777), Uid: int(st.Uid), Gid: int(st.Gid),
 		ModTime: time.Unix(st.Mtime.Sec, st.Mtime.Nsec), Format: tar.FormatPAX,
