@@ -137,7 +137,7 @@ func TestPerformance(t *testing.T) {
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	t.Logf("cat /etc/hostname in a fresh process: median %v (min %v)", times[3], times[0])
-	if times[3] > 250*time.Millisecond {
+	if times[3] > 250*time.Millisecond && !raceEnabled {
 		t.Errorf("cat /etc/hostname took %v per process (target 50 ms)", times[3])
 	}
 
@@ -172,7 +172,7 @@ func TestPerformance(t *testing.T) {
 	}
 	perPath := time.Since(start)
 	t.Logf("walk+lstat of 20,201 entries: %v with Walk, %v with ReadDir+Lstat per path", walk, perPath)
-	if walk > 5*time.Second || perPath > 5*time.Second {
+	if (walk > 5*time.Second || perPath > 5*time.Second) && !raceEnabled {
 		t.Errorf("20k-file walk too slow: %v / %v (target 1 s)", walk, perPath)
 	}
 

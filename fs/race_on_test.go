@@ -1,0 +1,6 @@
+//go:build race
+
+package fs
+
+// raceEnabled: timings under the race detector are not meaningful.
+const raceEnabled = true
