@@ -86,6 +86,13 @@ func vmless(ctx context.Context, drives []appliance.Drive, opts AutoOptions) (os
 		}
 	}()
 	for _, d := range drives {
+		// The appliance would recognise vmdk, vdi, vhdx… headers: the
+		// reader must not take such an image for a raw disk.
+		if d.Format == "" {
+			if f, _, err := appliance.DetectFormat(d.Path); err == nil && f != "qcow2" {
+				d.Format = f
+			}
+		}
 		im, err := fs.OpenImage(d.Path, d.Format, opts.AllowBacking)
 		if err != nil {
 			if !fs.NeedsFallback(err) || errors.Is(err, iofs.ErrNotExist) {
