@@ -7,9 +7,9 @@ BIN     := bin/gfs
 # with modules for the appliance, and the filesystem tools it copies in.
 DEB_PACKAGES := qemu-system-x86 qemu-utils linux-image-amd64 \
 	e2fsprogs xfsprogs btrfs-progs dosfstools ntfs-3g lvm2 gdisk parted fdisk \
-	zerofree squashfs-tools xz-utils zstd mtools cpio
+	zerofree squashfs-tools xz-utils zstd mtools cpio genisoimage cryptsetup-bin
 
-.PHONY: all build deps demo test test-short bench docs check-docs fuzz clean
+.PHONY: all build deps demo test test-short bench docs check-docs check-libguestfs fuzz clean
 
 all: build
 
@@ -42,6 +42,12 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# The pure-Go readers against libguestfs's own appliance (a reference
+# tool, so a separate suite): needs libguestfs-tools, takes minutes.
+check-libguestfs: deps
+	@./.ci/deps libguestfs-tools
+	$(GO) test -count=1 -tags libguestfs -run AgainstLibguestfs ./fs
 
 bench: deps build
 	$(GO) run ./cmd/gfsbench -gfs $(BIN)

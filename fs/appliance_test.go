@@ -1,3 +1,5 @@
+//go:build libguestfs
+
 package fs
 
 import (
@@ -13,12 +15,12 @@ import (
 // TestAgainstLibguestfs compares the readers with libguestfs' own
 // appliance (Debian's 6.1 kernel, which has vfat unlike this host's): the
 // lstat of every path, statvfs, directory listings and list-filesystems.
-// It boots the appliance under TCG (about 15 s per image), so it is
-// opt-in: GFS_LIBGUESTFS_TESTS=1 go test ./fs -run AgainstLibguestfs
+// It boots libguestfs' appliance under TCG (about 15 s per image), needs
+// libguestfs-tools, and checks a third-party tool rather than gfs, so it
+// is a suite of its own, not part of go test ./...: make check-libguestfs
+// (go test -tags libguestfs ./fs -run AgainstLibguestfs). gfs's own
+// appliance is compared with these readers in the default suite.
 func TestAgainstLibguestfs(t *testing.T) {
-	if os.Getenv("GFS_LIBGUESTFS_TESTS") == "" {
-		t.Skip("opt-in (boots libguestfs' appliance): set GFS_LIBGUESTFS_TESTS=1; needs apt-get install -y libguestfs-tools")
-	}
 	needTools(t, "guestfish")
 	t.Run("vfat", func(t *testing.T) {
 		for _, v := range []fatVariant{fatVariants[0], fatVariants[1], fatVariants[3]} {
