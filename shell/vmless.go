@@ -146,10 +146,17 @@ func mkdev(major, minor uint64) uint64 {
 // depend on activation order in the appliance): with exactDev, an
 // unknown one sends the call to the appliance; without (ll, filesize,
 // copy-out, which never show st_dev) it is left 0.
+//
+// exactDev is also the stat commands' mark: on FAT they fall back too,
+// as the kernel makes vfat inode numbers up in the order it looks files
+// up, which no reader can reproduce.
 func (v *vmless) statNS(p string, st fs.Stat, exactDev bool) (api.StatNS, error) {
-	dev, ok := v.devOf(p, st.Dev)
+	dev, ok, fstype := v.devOf(p, st.Dev)
 	if !ok && exactDev {
 		return api.StatNS{}, needAppliance("%s: device number of its filesystem unknown", p)
+	}
+	if exactDev && fstype == "vfat" {
+		return api.StatNS{}, needAppliance("%s: vfat inode numbers are the appliance kernel's", p)
 	}
 	return api.StatNS{
 		Dev: int64(dev), Ino: int64(st.Ino), Mode: int64(st.Mode), Nlink: int64(st.Nlink),
@@ -162,14 +169,16 @@ func (v *vmless) statNS(p string, st fs.Stat, exactDev bool) (api.StatNS, error)
 }
 
 // devOf maps the reader's device id of a stat to the device it is on.
-func (v *vmless) devOf(p string, readerDev uint64) (uint64, bool) {
+// It also returns the filesystem type.
+func (v *vmless) devOf(p string, readerDev uint64) (uint64, bool, string) {
 	for _, mi := range v.mounts.Mountpoints() {
 		st, err := v.mounts.Lstat(mi.Mountpoint)
 		if err == nil && st.Dev == readerDev {
-			return v.devNum(mi.Device)
+			dev, ok := v.devNum(mi.Device)
+			return dev, ok, mi.Type
 		}
 	}
-	return 0, false
+	return 0, false, ""
 }
 
 func (v *vmless) Statns(ctx context.Context, p string) (api.StatNS, error) {
@@ -479,7 +488,15 @@ func (v *vmless) call(name string, str func(int) string, opts map[string]any, ou
 	case "find":
 		return v.find(p)
 	case "readlink":
-		t, err := v.mounts.Readlink(p)
+		// The agent cleans the path lexically and reads the link in its
+		// parent directory, so "/" and "/etc/.." have no link to read.
+		clean := p
+		if strings.HasPrefix(p, "/") {
+			if clean = path.Clean(p); clean == "/" {
+				return nil, &appliance.Error{Op: name, Errno: int(syscall.EINVAL), Msg: p + ": cannot operate on the root directory"}
+			}
+		}
+		t, err := v.mounts.Readlink(clean)
 		return t, guestErr(name, p, err)
 	case "stat", "statns", "lstat", "lstatns":
 		var st fs.Stat
@@ -550,15 +567,20 @@ func (v *vmless) find(dir string) ([]string, error) {
 	if st, err := v.mounts.Stat(dir); err != nil {
 		return nil, guestErr("find", dir, err)
 	} else if !st.IsDir() {
-		return nil, guestErr("find", dir, syscall.ENOTDIR)
+		return nil, guestErr("find", dir, &iofs.PathError{Op: "find", Path: dir, Err: syscall.ENOTDIR})
 	}
 	out := []string{}
-	root := path.Clean(dir)
+	// dir may be (or go through) a symbolic link: walk where it leads,
+	// as the agent does, and name entries relative to that.
+	root, err := v.mounts.Realpath(dir)
+	if err != nil {
+		return nil, guestErr("find", dir, err)
+	}
 	lead := "/" // none after a trailing slash, as the agent does
 	if strings.HasSuffix(dir, "/") {
 		lead = ""
 	}
-	err := v.mounts.Walk(dir, func(p string, st fs.Stat, err error) error {
+	err = v.mounts.Walk(root, func(p string, st fs.Stat, err error) error {
 		if err != nil {
 			return err
 		}
