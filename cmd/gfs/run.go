@@ -333,6 +333,9 @@ for virtual machine disk images.
 Usage:
   gfs [--options] [cmd [: cmd : cmd ...]]
   gfs appliance build|info|clean
+  gfs cat|ls|copy-out|inspect [--options] -a disk.img ...
+                       virt-cat, virt-ls, virt-copy-out, virt-inspector
+                       (gfs TOOL --help)
 
 Options:
   -a|--add image       Add a disk image (repeatable)
