@@ -371,3 +371,67 @@ upload /bin/ls /bin/ls
 		t.Errorf("copy-out contents differ")
 	}
 }
+
+// A guest directory holding a symbolic link and a directory under the
+// same name (two entries "evil": a link to /root and a directory with a
+// payload; two entries "up": a link to ../../.. and a directory) must
+// not make copy-out write through the link, on either path.
+func TestCopyOutHostile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	for _, d := range []string{"etc", "bin", "d/evix", "d/uq"} {
+		os.MkdirAll(filepath.Join(src, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(src, "etc/fstab"), []byte("/dev/sda / ext4 defaults 0 1\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "etc/hostname"), []byte("hostile\n"), 0o644)
+	ls, _ := os.ReadFile("/bin/ls")
+	os.WriteFile(filepath.Join(src, "bin/ls"), ls, 0o755)
+	os.WriteFile(filepath.Join(src, "d/evix/payload"), []byte("pwned\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "d/uq/payload"), []byte("pwned\n"), 0o644)
+	os.Symlink("/root", filepath.Join(src, "d/evil"))
+	os.Symlink("../../..", filepath.Join(src, "d/up"))
+	img := filepath.Join(dir, "hostile.img")
+	// No metadata_csum, so renaming entries in place keeps the
+	// directory block valid.
+	appliancetest.Run(t, "mke2fs", "-q", "-F", "-t", "ext4", "-O", "^metadata_csum", "-d", src, img, "16M")
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range [][2]string{{"evix", "evil"}, {"\x02uq", "\x02up"}} {
+		if n := strings.Count(string(b), r[0]); n != 1 {
+			t.Fatalf("%q found %d times in the image", r[0], n)
+		}
+		b = []byte(strings.Replace(string(b), r[0], r[1], 1))
+	}
+	if err := os.WriteFile(img, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var trees []string
+	for _, mode := range []string{"-v", "--force-appliance"} {
+		out := filepath.Join(dir, "out"+mode)
+		os.MkdirAll(out, 0o755)
+		r := gfs(t, dir, "", "copy-out", mode, "-a", img, "/d", out)
+		listing := appliancetest.Run(t, "sh", "-c", "cd "+dir+" && find . -path ./src -prune -o -printf '%M %p %l\\n' | grep -v '^d.* \\./out' | sort")
+		if strings.Contains(listing, "payload") && !strings.Contains(listing, "d/ev") {
+			t.Errorf("copy-out %s wrote through a link:\n%s\n%+v", mode, listing, r)
+		}
+		if _, err := os.Stat("/root/payload"); err == nil {
+			t.Fatalf("copy-out %s wrote /root/payload", mode)
+		}
+		l, err := os.Readlink(filepath.Join(out, "d/evil"))
+		if err != nil || l != "/root" {
+			t.Errorf("copy-out %s: d/evil: %q %v (%+v)", mode, l, err, r)
+		}
+		for _, p := range []string{"root", "payload", "../payload", "d/evil/payload", "d/up/payload"} {
+			if _, err := os.Lstat(filepath.Join(out, p)); err == nil {
+				t.Errorf("copy-out %s wrote %s", mode, p)
+			}
+		}
+		tree := appliancetest.Run(t, "sh", "-c", "cd "+out+" && find . -printf '%M %p %l\\n' | sort")
+		trees = append(trees, tree)
+	}
+	if trees[0] != trees[1] {
+		t.Errorf("the two paths wrote different trees:\n%s\n%s", trees[0], trees[1])
+	}
+}
