@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -34,6 +35,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gfs/appliance"
+	"gfs/appliance/api"
 )
 
 // bothNow is the clock both sessions use (ll's six-month rule).
@@ -820,6 +822,23 @@ func testBothPathsIdentical(t *testing.T) {
 		if strings.Contains(n, "using the appliance") {
 			t.Errorf("fell back: %s", n)
 		}
+	}
+	// virt-ls -lR --extra-stats shows st_dev and st_ino: the reader
+	// must leave vfat and LVs to the appliance, and answer the rest.
+	for _, c := range []struct{ dev, why string }{{"/dev/sdc2", "vfat"}, {"/dev/vg0/root", "device number"}, {"/dev/sda1", ""}} {
+		runScript(t, s, []string{"mount-ro " + c.dev + " /"})
+		v := s.fastFor(api.Lookup("ll"))
+		if v == nil {
+			t.Fatal("no VM-less backend")
+		}
+		ents, err := v.dirStat("/", true)
+		switch {
+		case c.why == "" && (err != nil || len(ents) < 5):
+			t.Errorf("dirStat on %s: %d entries, %v", c.dev, len(ents), err)
+		case c.why != "" && (!errors.Is(err, errNeedAppliance) || !strings.Contains(err.Error(), c.why)):
+			t.Errorf("dirStat on %s: %v, want a fallback for the %s", c.dev, err, c.why)
+		}
+		runScript(t, s, []string{"umount-all"})
 	}
 	// Phase 2, each part in a fresh session that must fall back.
 	var fast2 []cmdResult

@@ -8,6 +8,8 @@ package shell
 import (
 	"context"
 	"io"
+	"path"
+	"sort"
 
 	"gfs/appliance/api"
 )
@@ -57,29 +59,64 @@ func (s *Session) Lstat(ctx context.Context, p string, exactDev bool) (api.StatN
 
 // ReadDirStat lists a guest directory as virt-ls -lR visits it: every
 // entry but "." and "..", sorted by name, with its lstat and, for
-// symbolic links, the target. exactDev is as for Lstat.
+// symbolic links, the target. exactDev is as for Lstat (and also sends
+// vfat to the appliance: its inode numbers are the kernel's).
 func (s *Session) ReadDirStat(ctx context.Context, dir string, exactDev bool) ([]api.FileStat, error) {
 	var out []api.FileStat
 	err := s.withGuest(ctx, api.Lookup("ll"), func(g Guest) error {
-		v, fast := g.(*vmless)
-		if fast && len(v.mounts.Mountpoints()) == 0 {
-			return needAppliance("lstatnslist with nothing mounted")
+		var all []api.FileStat
+		var err error
+		if v, ok := g.(*vmless); ok {
+			all, err = v.dirStat(dir, exactDev)
+		} else {
+			all, err = g.Lstatnslist(ctx, dir, nil)
 		}
-		all, err := g.Lstatnslist(ctx, dir, nil)
 		if err != nil {
 			return err
 		}
 		out = make([]api.FileStat, 0, len(all))
 		for _, e := range all {
-			if e.Name == "." || e.Name == ".." {
-				continue
+			if e.Name != "." && e.Name != ".." {
+				out = append(out, e)
 			}
-			if fast && exactDev && e.Dev == 0 {
-				return needAppliance("%s: device number of its filesystem unknown", dir)
-			}
-			out = append(out, e)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// dirStat is Lstatnslist of a whole directory, with the stat commands'
+// exactness when exactDev is set.
+func (v *vmless) dirStat(dir string, exactDev bool) ([]api.FileStat, error) {
+	if len(v.mounts.Mountpoints()) == 0 {
+		return nil, needAppliance("lstatnslist with nothing mounted")
+	}
+	if !exactDev {
+		return v.Lstatnslist(context.Background(), dir, nil)
+	}
+	ents, err := v.mounts.ReadDir(dir)
+	if err != nil {
+		return nil, guestErr("lstatnslist", dir, err)
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name < ents[j].Name })
+	out := make([]api.FileStat, 0, len(ents))
+	for _, e := range ents {
+		p := path.Join(dir, e.Name)
+		st, err := v.mounts.Lstat(p)
+		if err != nil {
+			return nil, guestErr("lstatnslist", p, err)
+		}
+		ns, err := v.statNS(p, st, true)
+		if err != nil {
+			return nil, err
+		}
+		fs := api.FileStat{Name: e.Name, StatNS: ns}
+		if st.IsSymlink() {
+			if fs.Link, err = v.mounts.Readlink(p); err != nil {
+				return nil, guestErr("lstatnslist", p, err)
+			}
+		}
+		out = append(out, fs)
+	}
+	return out, nil
 }
