@@ -443,7 +443,11 @@ func toolCmd(tool string, args []string, stdout, stderr io.Writer) int {
 				return code
 			}
 		}
-	} else if _, _, err := mountInspected(ctx, s, true); err != nil {
+	} else if plan, mounted, err := mountInspected(ctx, s, true); err == nil {
+		if len(mounted) < len(plan.Mounts) {
+			fmt.Fprintf(stderr, "%s: some filesystems could not be mounted (ignored)\n", prog)
+		}
+	} else {
 		switch {
 		case errors.Is(err, inspect.ErrNoOS):
 			fmt.Fprintf(stderr, "%s: error: no operating system was found on this disk: name the filesystems to use with -m DEVICE[:MOUNTPOINT]\n", prog)
