@@ -18,7 +18,7 @@ import (
 
 // formatVersion changes whenever the image layout changes, so that old
 // cached appliances are never booted by a newer gfs.
-const formatVersion = 1
+const formatVersion = 2
 
 // ExecutableIsAgent is set by the gfs command: its own binary doubles as
 // the appliance's /init. Library users set Config.Agent or GFS_AGENT.
@@ -38,6 +38,7 @@ type Manifest struct {
 	BootKernel    string            `json:"boot_kernel"`  // what QEMU boots
 	PVH           bool              `json:"pvh"`
 	Initrd        string            `json:"initrd"`
+	ToolsDisk     string            `json:"tools_disk,omitempty"` // squashfs of tools and modules, or ""
 	InitrdBytes   int64             `json:"initrd_bytes"`
 	Modules       []string          `json:"modules"`
 	AbsentModules []string          `json:"absent_modules"`
@@ -147,6 +148,9 @@ func Build(cfg BuildConfig) (*Image, error) {
 	if m.PVH {
 		m.BootKernel = filepath.Join(dir, "vmlinux")
 	}
+	if m.ToolsDisk != "" {
+		m.ToolsDisk = filepath.Join(dir, m.ToolsDisk)
+	}
 	m.Initrd = filepath.Join(dir, "initrd")
 	b, _ := json.MarshalIndent(m, "", "  ")
 	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
@@ -170,7 +174,10 @@ func loadImage(dir string) (*Image, error) {
 	if err := json.Unmarshal(b, &img.Manifest); err != nil {
 		return nil, err
 	}
-	for _, p := range []string{img.Manifest.BootKernel, img.Manifest.Initrd} {
+	for _, p := range []string{img.Manifest.BootKernel, img.Manifest.Initrd, img.Manifest.ToolsDisk} {
+		if p == "" {
+			continue
+		}
 		if _, err := os.Stat(p); err != nil {
 			return nil, err
 		}
@@ -199,7 +206,7 @@ func removeStale(cache, keep string) {
 // database and linker cache, which change whenever host packages do.
 func inputKey(k Kernel, agent string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "format %d\n", formatVersion)
+	fmt.Fprintf(h, "format %d tools-disk %v\n", formatVersion, useToolsDisk())
 	stamp := func(p string) {
 		if fi, err := os.Stat(p); err == nil {
 			fmt.Fprintf(h, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
@@ -257,7 +264,7 @@ func buildInto(dir string, k Kernel, agent string, log io.Writer) (Manifest, err
 	}
 	mods, absent := deps.closure(append(append([]string{}, bootModules...), extraModules...))
 	m.Modules, m.AbsentModules = mods, absent
-	if err := t.addModules(k, mods, deps); err != nil {
+	if err := t.addModules(k, mods, deps, ""); err != nil {
 		return m, err
 	}
 
@@ -280,6 +287,15 @@ func buildInto(dir string, k Kernel, agent string, log io.Writer) (Manifest, err
 	}
 	t.file("/etc/gfs/missing", []byte(strings.Join(m.MissingTools, "\n")+"\n"), 0o644)
 	t.file("/etc/gfs/agent-id", []byte(agentStamp(agent)+"\n"), 0o644)
+
+	if useToolsDisk() {
+		boot, err := t.splitToolsDisk(dir, k, deps, logf)
+		if err != nil {
+			return m, err
+		}
+		t = boot
+		m.ToolsDisk = toolsDiskName
+	}
 
 	f, err := os.Create(filepath.Join(dir, "initrd"))
 	if err != nil {

@@ -269,3 +269,36 @@ func TestLaunchErrors(t *testing.T) {
 		t.Errorf("call before launch: %v", err)
 	}
 }
+
+// The appliance comes in two layouts: a small initramfs plus a squashfs
+// tools disk when mksquashfs exists (the default here), or everything in
+// the initramfs without it. Both must boot and run tools.
+func TestApplianceLayouts(t *testing.T) {
+	for _, toolsDisk := range []bool{true, false} {
+		t.Run(fmt.Sprintf("toolsDisk=%v", toolsDisk), func(t *testing.T) {
+			if !toolsDisk {
+				t.Setenv("GFS_TOOLS_DISK", "0")
+			}
+			cache := t.TempDir()
+			img, err := appliance.Build(appliance.BuildConfig{CacheDir: cache})
+			must(t, err)
+			if got := img.Manifest.ToolsDisk != ""; got != toolsDisk {
+				t.Fatalf("tools disk in manifest = %v, want %v", got, toolsDisk)
+			}
+			if toolsDisk && img.Manifest.InitrdBytes > 32<<20 {
+				t.Errorf("initrd of %d MiB with a tools disk", img.Manifest.InitrdBytes>>20)
+			}
+			disk := appliancetest.Blank(t, "layout.img", "raw", "64M")
+			h := appliance.New(appliance.Options{CacheDir: cache, Accel: appliance.AccelTCG})
+			must(t, h.AddDrive(appliance.Drive{Path: disk}))
+			must(t, h.Launch(ctx))
+			defer h.Close()
+			must(t, h.Mkfs(ctx, "ext4", "/dev/sda", map[string]any{"label": "LAYOUT"}))
+			fss, err := h.ListFilesystems(ctx)
+			must(t, err)
+			if len(fss) != 1 || fss[0] != [2]string{"/dev/sda", "ext4"} {
+				t.Errorf("list-filesystems = %v", fss)
+			}
+		})
+	}
+}

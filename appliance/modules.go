@@ -83,16 +83,21 @@ func (m *modDep) closure(want []string) (have, absent []string) {
 // addModules copies modules into the tree under /lib/modules/<ver>,
 // decompressing .ko.xz/.ko.zst/.ko.gz on the host (much faster than in
 // an emulated guest), with a modules.dep listing only what is there.
-func (t *tree) addModules(k Kernel, names []string, m *modDep) error {
+// With a prefix, the modules go below it (prefix/usr/lib/modules/<ver>),
+// where u-root's kmodule finds them given RootDir: prefix.
+func (t *tree) addModules(k Kernel, names []string, m *modDep, prefix string) error {
 	// Place modules at the host's real path (on merged-/usr systems
 	// /lib is a symlink to usr/lib), reproducing the symlinks on the way.
-	if err := t.addHost(k.ModulesDir); err != nil {
-		return err
+	if prefix == "" {
+		if err := t.addHost(k.ModulesDir); err != nil {
+			return err
+		}
 	}
 	root, err := filepath.EvalSymlinks(k.ModulesDir)
 	if err != nil {
 		return err
 	}
+	root = path.Join(prefix, root)
 	rename := map[string]string{}
 	for _, n := range names {
 		rel := m.files[n]

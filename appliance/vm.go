@@ -193,6 +193,15 @@ func (cfg vmConfig) args(tmp string) ([]string, error) {
 		"-device", "virtserialport,bus=vser.0,chardev=channel,name=org.gfs.channel.0",
 		"-device", "virtio-scsi-pci,id=scsi",
 	}
+	if m.ToolsDisk != "" {
+		// The agent finds it as /dev/vda: not a SCSI disk, so it never
+		// shows among the user's drives.
+		js, _ := json.Marshal(map[string]any{
+			"driver": "raw", "node-name": "tools", "read-only": true,
+			"file": map[string]any{"driver": "file", "filename": m.ToolsDisk, "read-only": true, "locking": "off"},
+		})
+		args = append(args, "-blockdev", string(js), "-device", "virtio-blk-pci,drive=tools")
+	}
 	if cfg.accel == AccelKVM {
 		args = append(args, "-cpu", "host")
 	} else {

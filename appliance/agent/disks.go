@@ -16,7 +16,7 @@ import (
 // let virtio_scsi find every device, then bind each to sd one at a time,
 // in target order. A bind runs the probe synchronously, and the probe
 // picks the name.
-func loadDisks() error {
+func loadDisks(kmods *modules) error {
 	if err := kmods.load("virtio_pci", "scsi_mod"); err != nil {
 		return err
 	}

@@ -25,6 +25,10 @@ var (
 	// scanned; disksErr says if that failed.
 	disksReady = make(chan struct{})
 	disksErr   error
+	// toolsReady closes once the tools (and the module loader, kmods)
+	// are usable; toolsErr says if that failed.
+	toolsReady = make(chan struct{})
+	toolsErr   error
 )
 
 // logf writes to the console (ttyS0), which the host shows under -v and
@@ -50,21 +54,29 @@ func Main() {
 	verbose = strings.Contains(string(cmdline), "gfs.verbose=1")
 	debugf("userland ready")
 
-	var err error
-	kmods, err = newModules()
+	// Boot modules come from the initramfs; with a tools disk, all the
+	// others (and every tool) arrive when it is mounted (tools.go).
+	boot, err := newModulesAt(bootRoot())
 	if err != nil {
 		fatal("modules: %v", err)
 	}
 	// The channel needs virtio_pci + virtio_console; disks need the SCSI
 	// stack. Say hello as soon as the channel exists and let the disks
-	// finish probing meanwhile: calls wait for them (disksReady).
+	// and the tools arrive meanwhile: calls wait for them (ready).
 	go func() {
-		disksErr = loadDisks()
+		disksErr = loadDisks(boot)
 		close(disksReady)
 		debugf("disk modules loaded")
-		kmods.prefetch("ext4", "crc32c_generic", "dm_mod")
 	}()
-	if err := kmods.load("virtio_pci", "virtio_console"); err != nil {
+	go func() {
+		kmods, toolsErr = mountTools(boot)
+		close(toolsReady)
+		debugf("tools ready")
+		if kmods != nil {
+			kmods.prefetch("ext4", "crc32c_generic", "dm_mod")
+		}
+	}()
+	if err := boot.load("virtio_pci", "virtio_console"); err != nil {
 		fatal("load boot modules: %v", err)
 	}
 	debugf("channel modules loaded")

@@ -47,8 +47,9 @@ type moduleLoad struct {
 	err  error
 }
 
-func newModules() (*modules, error) {
-	p, err := kmodule.NewProber(kmodule.ProbeOpts{})
+// newModulesAt loads modules from root/lib/modules/<ver> ("" for /).
+func newModulesAt(root string) (*modules, error) {
+	p, err := kmodule.NewProber(kmodule.ProbeOpts{RootDir: root})
 	if err != nil {
 		return nil, err
 	}

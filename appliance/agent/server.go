@@ -175,13 +175,19 @@ func (s *server) dispatch(c *call) (result any, err error) {
 			err = &proto.Error{Errno: int(syscall.EIO), Message: fmt.Sprintf("%s: internal error: %v", c.name, r)}
 		}
 	}()
-	select {
-	case <-disksReady:
-		if disksErr != nil {
-			return nil, &proto.Error{Errno: int(syscall.ENODEV), Message: "disk drivers: " + disksErr.Error()}
+	for _, r := range []struct {
+		ready <-chan struct{}
+		err   *error
+		what  string
+	}{{disksReady, &disksErr, "disk drivers"}, {toolsReady, &toolsErr, "appliance tools"}} {
+		select {
+		case <-r.ready:
+			if *r.err != nil {
+				return nil, &proto.Error{Errno: int(syscall.ENODEV), Message: r.what + ": " + (*r.err).Error()}
+			}
+		case <-c.ctx.Done():
+			return nil, c.ctx.Err()
 		}
-	case <-c.ctx.Done():
-		return nil, c.ctx.Err()
 	}
 	h, ok := handlers[c.name]
 	if !ok {
