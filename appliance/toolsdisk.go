@@ -139,4 +139,3 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	// Chmod after writing: set-id bits (ntfs-3g) survive only this way.
 	return os.Chmod(dst, mode)
 }
-
