@@ -412,6 +412,18 @@ func toolCmd(tool string, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if tool == "copy-out" {
+		// Checked before any image is read, as guestfish's copy-out
+		// checks it before copying.
+		local := c.args[len(c.args)-1]
+		if st, err := os.Stat(local); err != nil {
+			fmt.Fprintf(stderr, "%s: error: %s: %s\n", prog, local, strerror(unwrapPathErr(err)))
+			return 1
+		} else if !st.IsDir() {
+			fmt.Fprintf(stderr, "%s: error: target '%s' is not a directory\n", prog, local)
+			return 1
+		}
+	}
 	if os.Getenv("GFS_FORCE_APPLIANCE") == "1" {
 		c.forceAppliance = true
 	}

@@ -113,6 +113,8 @@ func TestToolsWithoutAppliance(t *testing.T) {
 		{[]string{"cat", "-l", "-a", img, "/"}, "gfs cat: invalid option -- 'l'\nTry ‘gfs cat --help’ for more information.\n", "", 1},
 		{[]string{"cat", "-d", "guest", "/"}, "gfs cat: --domain: libvirt guests are not supported: add the disk images with -a IMAGE\n", "", 1},
 		{[]string{"ls", "-V"}, "", "gfs ls " + Version + "\n", 0},
+		{[]string{"copy-out", "-a", img, "/etc", "nodir"}, "gfs copy-out: error: nodir: No such file or directory\n", "", 1},
+		{[]string{"copy-out", "-a", img, "/etc", "d.img"}, "gfs copy-out: error: target 'd.img' is not a directory\n", "", 1},
 		// A disk with nothing on it: one clear line.
 		{[]string{"cat", "-a", img, "/etc/hostname"}, "gfs cat: error: no operating system was found on this disk: name the filesystems to use with -m DEVICE[:MOUNTPOINT]\n", "", 1},
 		{[]string{"ls", "--format=raw", "-a", img, "-l", "/"}, "gfs ls: error: no operating system was found on this disk: name the filesystems to use with -m DEVICE[:MOUNTPOINT]\n", "", 1},
