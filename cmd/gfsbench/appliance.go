@@ -16,6 +16,9 @@ type bench struct {
 var benchmarks = []bench{
 	{"launch", benchLaunch},
 	{"transfer", benchTransfer},
+	{"cat", benchCat},
+	{"inspect", benchInspect},
+	{"ls", benchLs},
 }
 
 // benchLaunch: boot the appliance on an empty disk and shut it down
