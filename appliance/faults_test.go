@@ -253,14 +253,19 @@ func TestDriveOrder(t *testing.T) {
 }
 
 func TestLaunchErrors(t *testing.T) {
+	cache := t.TempDir()
 	t.Setenv("GFS_QEMU", "/nonexistent/qemu")
-	h := appliance.New(appliance.Options{})
+	h := appliance.New(appliance.Options{CacheDir: cache})
 	err := h.Launch(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/qemu") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("launch with a missing QEMU: %v", err)
 	}
+	// A QEMU that cannot start says nothing about KVM: no verdict.
+	if _, err := os.Stat(filepath.Join(cache, "kvm-verdict.json")); err == nil {
+		t.Errorf("a missing QEMU was recorded as a KVM verdict")
+	}
 	t.Setenv("GFS_QEMU", "")
-	h = appliance.New(appliance.Options{Kernel: "/nonexistent/vmlinuz"})
+	h = appliance.New(appliance.Options{Kernel: "/nonexistent/vmlinuz", CacheDir: cache})
 	err = h.Launch(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "kernel") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("launch with a missing kernel: %v", err)
@@ -300,5 +305,34 @@ func TestApplianceLayouts(t *testing.T) {
 				t.Errorf("list-filesystems = %v", fss)
 			}
 		})
+	}
+}
+
+// A drive QEMU cannot open makes every attempt fail: that is the
+// drive's fault, and must not be remembered as "KVM is broken".
+func TestBadDriveIsNotAKVMVerdict(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skip("needs /dev/kvm to be present: without it auto never probes KVM")
+	}
+	cache := t.TempDir()
+	bad := filepath.Join(t.TempDir(), "bad.qcow2")
+	// A qcow2 header with an absurd cluster size: format detection
+	// accepts the magic, QEMU refuses the image.
+	hdr := make([]byte, 512)
+	copy(hdr, "QFI\xfb\x00\x00\x00\x03")
+	hdr[23] = 40 // cluster_bits
+	must(t, os.WriteFile(bad, hdr, 0o644))
+	h := appliance.New(appliance.Options{Accel: appliance.AccelAuto, CacheDir: cache})
+	must(t, h.AddDrive(appliance.Drive{Path: bad}))
+	err := h.Launch(ctx)
+	if err == nil {
+		h.Close()
+		t.Fatal("launch with an unreadable image succeeded")
+	}
+	if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "cannot open "+bad+": ") {
+		t.Errorf("error does not name the image in one line: %q", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(cache, "kvm-verdict.json")); err == nil && strings.Contains(string(b), "broken") {
+		t.Errorf("a bad image was remembered as broken KVM: %s", b)
 	}
 }

@@ -154,16 +154,31 @@ func (h *Handle) Launch(ctx context.Context) error {
 		return fmt.Errorf("launch: %w", err)
 	}
 	var lastErr error
-	for i, accel := range accels {
+	// kvmFailure holds why a KVM probe failed. It becomes the remembered
+	// verdict only once TCG boots with the same drives: if TCG fails too,
+	// the fault was not KVM's (a bad image, a broken kernel).
+	var kvmFailure string
+	for _, accel := range accels {
 		timeout := h.opts.LaunchTimeout
 		probing := accel == AccelKVM && len(accels) > 1
 		if probing {
 			timeout = h.opts.KVMProbeTimeout
 		}
 		v, c, hello, err := h.boot(ctx, qemu, img, accel, timeout)
+		var se *startError
+		if errors.As(err, &se) {
+			// QEMU could not even start: that says nothing about KVM.
+			return fmt.Errorf("launch: %w", err)
+		}
 		if err == nil {
-			if probing {
+			switch {
+			case probing:
 				saveVerdict(cache, qemu, "works", "")
+			case kvmFailure != "":
+				saveVerdict(cache, qemu, "broken", kvmFailure)
+				if h.opts.Verbose {
+					fmt.Fprintf(h.opts.Log, "gfs: KVM does not work here (%s); using TCG from now on\n", kvmFailure)
+				}
 			}
 			h.vm, h.conn, h.hello = v, c, hello
 			return nil
@@ -173,15 +188,10 @@ func (h *Handle) Launch(ctx context.Context) error {
 			break
 		}
 		if probing {
-			reason := firstLine(err.Error())
-			saveVerdict(cache, qemu, "broken", reason)
+			kvmFailure = firstLine(err.Error())
 			if h.opts.Verbose {
-				fmt.Fprintf(h.opts.Log, "gfs: KVM does not work here (%s); using TCG from now on\n", reason)
+				fmt.Fprintf(h.opts.Log, "gfs: KVM attempt failed (%s); trying TCG\n", kvmFailure)
 			}
-			continue
-		}
-		if i == len(accels)-1 {
-			break
 		}
 	}
 	return fmt.Errorf("launch: %w", lastErr)
@@ -204,7 +214,7 @@ func (h *Handle) boot(ctx context.Context, qemu string, img *Image, accel string
 		console: h.opts.Log, appendCL: h.opts.AppendCmdline,
 	})
 	if err != nil {
-		return nil, nil, proto.Hello{}, err
+		return nil, nil, proto.Hello{}, &startError{err}
 	}
 	c := newConn(v.conn, h.opts.AgentTimeout)
 	c.exitReason = v.exitError
@@ -244,6 +254,13 @@ func (h *Handle) boot(ctx context.Context, qemu string, img *Image, accel string
 	}()
 	return v, c, hello, nil
 }
+
+// startError is a failure to start QEMU at all (missing binary, bad
+// drive file), as opposed to a guest that does not boot.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
 
 // Call runs one agent call. args are JSON-encodable positional
 // arguments; opts are optional arguments by name. in is streamed to the

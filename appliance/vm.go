@@ -55,7 +55,7 @@ func (r *ring) telling() string {
 	for _, key := range []string{"qemu-system", "Kernel panic", "fatal:", "error"} {
 		for _, l := range lines {
 			if strings.Contains(l, key) {
-				return strings.TrimSpace(l)
+				return shortenQEMUError(strings.TrimSpace(l))
 			}
 		}
 	}
@@ -65,6 +65,38 @@ func (r *ring) telling() string {
 		}
 	}
 	return ""
+}
+
+// shortenQEMUError turns QEMU's "-blockdev {…json…}: message" into
+// "cannot open FILE: message": the user named the file, not the JSON.
+func shortenQEMUError(line string) string {
+	_, rest, ok := strings.Cut(line, ": -blockdev ")
+	if !ok {
+		return line
+	}
+	// The JSON ends where "}: " starts the message.
+	i := strings.LastIndex(rest, "}: ")
+	if i < 0 {
+		return line
+	}
+	var node struct {
+		File struct {
+			Filename string `json:"filename"`
+		} `json:"file"`
+		Backing struct {
+			File struct {
+				Filename string `json:"filename"`
+			} `json:"file"`
+		} `json:"backing"`
+	}
+	if json.Unmarshal([]byte(rest[:i+1]), &node) != nil {
+		return line
+	}
+	name := node.File.Filename
+	if node.Backing.File.Filename != "" {
+		name = node.Backing.File.Filename
+	}
+	return "QEMU cannot open " + name + ": " + rest[i+3:]
 }
 
 // tail returns the last n lines of the console.
@@ -95,7 +127,11 @@ type vmConfig struct {
 
 func findQEMU() (string, error) {
 	if q := os.Getenv("GFS_QEMU"); q != "" {
-		return q, nil
+		p, err := exec.LookPath(q)
+		if err != nil {
+			return "", fmt.Errorf("GFS_QEMU=%s: %w", q, unwrapPathErr(err))
+		}
+		return p, nil
 	}
 	p, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
