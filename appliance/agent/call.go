@@ -111,7 +111,7 @@ func (c *call) input() io.Reader {
 // output is the byte stream sent back to the host (outStream).
 func (c *call) output() *outStream {
 	if c.out == nil {
-		c.out = &outStream{c: c, buf: make([]byte, 0, proto.ChunkSize)}
+		c.out = newOutStream(c)
 	}
 	return c.out
 }

@@ -218,6 +218,18 @@ func debugCall(c *call, sub string, args []string) (any, error) {
 		panic("debug panic requested")
 	case "exit":
 		os.Exit(3) // kills init: the kernel panics and QEMU exits
+	case "stream":
+		// Channel throughput without any disk: n bytes of zeros.
+		n, _ := strconv.ParseInt(firstOr(args, "0"), 10, 64)
+		buf := make([]byte, 1<<20)
+		for n > 0 {
+			k := min(n, int64(len(buf)))
+			if _, err := c.output().Write(buf[:k]); err != nil {
+				return nil, err
+			}
+			n -= k
+		}
+		return nil, nil
 	case "env":
 		return strings.Join(os.Environ(), "\n"), nil
 	case "modules":

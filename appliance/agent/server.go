@@ -53,9 +53,10 @@ func (s *server) serve() error {
 	debugf("hello sent")
 	go s.heartbeat()
 
-	buf := make([]byte, proto.ChunkSize+4096)
 	for {
-		f, err := proto.Read(s.port, buf)
+		// A fresh payload buffer per frame: data chunks are handed to
+		// their call as they are, without a copy.
+		f, err := proto.Read(s.port, nil)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				// The host closed its end; with virtio-serial this reads
@@ -88,9 +89,7 @@ func (s *server) serve() error {
 				c.in.close(nil)
 				continue
 			}
-			chunk := make([]byte, len(f.Payload))
-			copy(chunk, f.Payload)
-			c.in.push(chunk)
+			c.in.push(f.Payload)
 		case proto.KindCancel:
 			s.mu.Lock()
 			c := s.calls[f.ID]
@@ -136,8 +135,12 @@ func (s *server) start(id uint64, req proto.Call) {
 
 func (s *server) run(c *call) {
 	result, err := s.dispatch(c)
-	if c.out != nil && err == nil {
-		err = c.out.flush()
+	if c.out != nil {
+		if err == nil {
+			err = c.out.flush()
+		} else {
+			c.out.abort()
+		}
 	}
 	s.mu.Lock()
 	delete(s.calls, c.id)
@@ -242,53 +245,112 @@ func (u *inStream) drain() {
 	}
 }
 
-func (u *inStream) Read(p []byte) (int, error) {
-	for len(u.cur) == 0 {
+// WriteTo hands whole chunks to w (io.Copy uses it), saving a copy
+// and most write calls.
+func (u *inStream) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(u.cur) == 0 {
+			b, err := u.next()
+			if err == io.EOF {
+				return total, nil
+			}
+			if err != nil {
+				return total, err
+			}
+			u.cur = b
+		}
+		n, err := w.Write(u.cur)
+		total += int64(n)
+		u.cur = u.cur[n:]
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// next waits for the next chunk, or the end of the stream.
+func (u *inStream) next() ([]byte, error) {
+	select {
+	case b := <-u.chunks:
+		return b, nil
+	case <-u.done:
+		// Chunks queued before EOF still count.
 		select {
 		case b := <-u.chunks:
-			u.cur = b
-		case <-u.done:
-			// Chunks queued before EOF still count.
-			select {
-			case b := <-u.chunks:
-				u.cur = b
-				continue
-			default:
-			}
-			u.mu.Lock()
-			err := u.err
-			u.mu.Unlock()
-			if err == nil {
-				err = io.EOF
-			}
-			return 0, err
-		case <-u.ctx.Done():
-			return 0, u.ctx.Err()
+			return b, nil
+		default:
 		}
+		u.mu.Lock()
+		err := u.err
+		u.mu.Unlock()
+		if err == nil {
+			err = io.EOF
+		}
+		return nil, err
+	case <-u.ctx.Done():
+		return nil, u.ctx.Err()
+	}
+}
+
+func (u *inStream) Read(p []byte) (int, error) {
+	for len(u.cur) == 0 {
+		b, err := u.next()
+		if err != nil {
+			return 0, err
+		}
+		u.cur = b
 	}
 	n := copy(p, u.cur)
 	u.cur = u.cur[n:]
 	return n, nil
 }
 
-// outStream is the agent-to-host byte stream of one call, sent as chunks.
+// outStream is the agent-to-host byte stream of one call, sent as
+// chunks. Filling a chunk (reading a file) and sending the previous one
+// overlap: a sender goroutine writes full chunks while the handler fills
+// the next, so disk reads and channel writes proceed together.
 type outStream struct {
-	c   *call
-	buf []byte
+	c    *call
+	buf  []byte
+	send chan []byte
+	free chan []byte
+	done chan struct{}
+	err  error // first send error, read after done or under the chunk handoff
 }
 
-func (d *outStream) Write(p []byte) (int, error) {
+func newOutStream(c *call) *outStream {
+	o := &outStream{c: c, send: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan struct{})}
+	for i := 0; i < 3; i++ {
+		o.free <- make([]byte, 0, proto.ChunkSize)
+	}
+	o.buf = <-o.free
+	go o.sender()
+	return o
+}
+
+func (o *outStream) sender() {
+	defer close(o.done)
+	for b := range o.send {
+		if o.err == nil {
+			o.err = o.c.s.send(proto.Frame{Kind: proto.KindData, ID: o.c.id, Payload: b})
+		}
+		o.free <- b[:0]
+	}
+}
+
+func (o *outStream) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
-		if err := d.c.ctx.Err(); err != nil {
+		if err := o.c.ctx.Err(); err != nil {
 			return n, err
 		}
-		k := copy(d.buf[len(d.buf):cap(d.buf)], p)
-		d.buf = d.buf[:len(d.buf)+k]
+		k := copy(o.buf[len(o.buf):cap(o.buf)], p)
+		o.buf = o.buf[:len(o.buf)+k]
 		p = p[k:]
 		n += k
-		if len(d.buf) == cap(d.buf) {
-			if err := d.flush(); err != nil {
+		if len(o.buf) == cap(o.buf) {
+			if err := o.handoff(); err != nil {
 				return n, err
 			}
 		}
@@ -297,18 +359,18 @@ func (d *outStream) Write(p []byte) (int, error) {
 }
 
 // ReadFrom lets io.Copy fill whole chunks straight from a file.
-func (d *outStream) ReadFrom(r io.Reader) (int64, error) {
+func (o *outStream) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for {
-		if err := d.c.ctx.Err(); err != nil {
+		if err := o.c.ctx.Err(); err != nil {
 			return total, err
 		}
-		n, err := r.Read(d.buf[len(d.buf):cap(d.buf)])
-		d.buf = d.buf[:len(d.buf)+n]
+		n, err := r.Read(o.buf[len(o.buf):cap(o.buf)])
+		o.buf = o.buf[:len(o.buf)+n]
 		total += int64(n)
-		if len(d.buf) == cap(d.buf) {
-			if ferr := d.flush(); ferr != nil {
-				return total, ferr
+		if len(o.buf) == cap(o.buf) {
+			if herr := o.handoff(); herr != nil {
+				return total, herr
 			}
 		}
 		if err == io.EOF {
@@ -320,11 +382,35 @@ func (d *outStream) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-func (d *outStream) flush() error {
-	if len(d.buf) == 0 {
+// handoff queues the full chunk for sending and takes an empty one.
+func (o *outStream) handoff() error {
+	o.send <- o.buf
+	select {
+	case o.buf = <-o.free:
+	case <-o.done:
+	}
+	select {
+	case <-o.done:
+		return o.err
+	default:
 		return nil
 	}
-	err := d.c.s.send(proto.Frame{Kind: proto.KindData, ID: d.c.id, Payload: d.buf})
-	d.buf = d.buf[:0]
-	return err
+}
+
+// abort stops the sender without sending what is left.
+func (o *outStream) abort() {
+	o.buf = nil
+	close(o.send)
+	<-o.done
+}
+
+// flush sends what is left and waits until every chunk is out.
+func (o *outStream) flush() error {
+	if len(o.buf) > 0 {
+		o.send <- o.buf
+		o.buf = nil
+	}
+	close(o.send)
+	<-o.done
+	return o.err
 }

@@ -351,5 +351,5 @@ var Commands = []*Command{
 	// ---- Diagnostics ----
 	{Name: "ping-daemon", Area: "Diagnostics", Where: Agent, Short: "check the appliance answers", Long: "Sends a no-op call to the agent."},
 	{Name: "debug", Area: "Diagnostics", Where: Agent, Ret: RString, Args: []Arg{a("subcmd", String), a("extraargs", StringList)},
-		Short: "appliance debugging hooks", Long: "Runs a debugging subcommand in the agent: env, modules, sleep DURATION, run PROGRAM ARGS…"},
+		Short: "appliance debugging hooks", Long: "Runs a debugging subcommand in the agent: env, modules, sleep DURATION, stream BYTES (channel throughput), run PROGRAM ARGS…"},
 }
