@@ -268,9 +268,12 @@ func fixChecksums(data []byte) []byte {
 				list++
 				continue
 			}
-			if list == 1 && o+512 <= uint64(len(data)) {
+			// Bounds are checked by subtraction: offsets are fuzzed
+			// and o+512 may wrap around.
+			n := uint64(len(data))
+			if list == 1 && o < n && n-o >= 512 {
 				hdr := data[o : o+512]
-				if lo, ls := le.Uint64(hdr[40:]), le.Uint64(hdr[48:]); lo != 0 && o+lo+ls <= uint64(len(data)) && lo+ls <= size {
+				if lo, ls := le.Uint64(hdr[40:]), le.Uint64(hdr[48:]); lo != 0 && lo <= size && ls <= size-lo && lo <= n-o && ls <= n-o-lo {
 					le.PutUint32(hdr[56:], lvmCRC(data[o+lo:o+lo+ls]))
 				}
 				le.PutUint32(hdr, lvmCRC(hdr[4:]))
