@@ -278,6 +278,34 @@ func bigStream(t *testing.T, h *appliance.Handle) {
 	if hex.EncodeToString(got.Sum(nil)) != want {
 		t.Fatalf("downloaded content differs from uploaded")
 	}
+
+	// A destination that fails (a full disk, a reader that wants only
+	// a header) stops the download with its own error, whatever the
+	// agent answers to the cancel, and the channel stays usable.
+	for _, limit := range []int{0, 100, 1 << 20} {
+		err := h.Download(ctx, "/lvm/big", &failAfter{left: limit})
+		if !errors.Is(err, errDestFull) {
+			t.Errorf("download into a writer failing after %d bytes: %v, want %v", limit, err, errDestFull)
+		}
+		if _, err := h.Stat(ctx, "/lvm/big"); err != nil {
+			t.Fatalf("channel unusable after a failed destination: %v", err)
+		}
+	}
+}
+
+var errDestFull = errors.New("destination full")
+
+// failAfter accepts left bytes, then fails every write.
+type failAfter struct{ left int }
+
+func (w *failAfter) Write(b []byte) (int, error) {
+	if len(b) > w.left {
+		n := w.left
+		w.left = 0
+		return n, errDestFull
+	}
+	w.left -= len(b)
+	return len(b), nil
 }
 
 func metadata(t *testing.T, h *appliance.Handle) {

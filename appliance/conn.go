@@ -277,11 +277,13 @@ func (k *conn) call(ctx context.Context, name string, args []any, opts map[strin
 		return nil, ctx.Err()
 	}
 	<-upDone
-	if p.err != nil {
-		return nil, p.err
-	}
+	// A failed destination comes first: the agent's error, if any, is
+	// only its answer to the cancel that failure sent.
 	if p.outErr != nil {
 		return nil, p.outErr
+	}
+	if p.err != nil {
+		return nil, p.err
 	}
 	if upErr != nil {
 		return nil, upErr

@@ -108,35 +108,65 @@ func buildGuests(work string) (string, string, error) {
 
 	// Linear-LVM guest, built by gfs in the appliance: /boot on
 	// sda1 (ext2), / on the LV debian/root (ext4).
-	lroot := filepath.Join(work, "lvmroot")
-	if err := osTree(lroot); err != nil {
-		return "", "", err
-	}
-	os.WriteFile(filepath.Join(lroot, "etc/fstab"), []byte("/dev/mapper/debian-root / ext4 defaults 0 1\nLABEL=boot /boot ext2 defaults 0 2\n"), 0o644)
 	lvm := filepath.Join(work, "lvm-guest.qcow2")
-	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", lvm, "1G").CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("qemu-img: %v\n%s", err, out)
-	}
-	var tops []string
-	ents, _ := os.ReadDir(lroot)
-	for _, e := range ents {
-		tops = append(tops, filepath.Join(lroot, e.Name()))
-	}
-	script := strings.Join([]string{
-		"add " + lvm + " format:qcow2", "run",
+	err := applianceGuest(work, lvm, "/dev/mapper/debian-root / ext4 defaults 0 1\nLABEL=boot /boot ext2 defaults 0 2\n",
 		"part-init /dev/sda mbr", "part-add /dev/sda p 2048 264191", "part-add /dev/sda p 264192 -1",
 		"pvcreate /dev/sda2", "vgcreate debian /dev/sda2", "lvcreate-free root debian 100",
 		"mkfs ext2 /dev/sda1 label:boot", "mkfs ext4 /dev/debian/root",
 		"mount /dev/debian/root /", "mkdir /boot", "mount /dev/sda1 /boot",
-		"copy-in " + strings.Join(tops, " ") + " /",
-		"write /boot/vmlinuz-6.1.0-18-amd64 \"not a kernel\"",
-	}, "\n") + "\n"
-	cmd := exec.Command(*gfsBin, "-f", "/dev/stdin")
-	cmd.Stdin = strings.NewReader(script)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("building the LVM guest: %v\n%s", err, out)
+		"write /boot/vmlinuz-6.1.0-18-amd64 \"not a kernel\"")
+	return ext4, lvm, err
+}
+
+// applianceGuest builds a 1 GiB qcow2 guest with gfs itself: the
+// script lines partition, format and mount it, then the OS tree and
+// fstab are copied in.
+func applianceGuest(work, img, fstab string, lines ...string) error {
+	root := filepath.Join(work, filepath.Base(img)+".root")
+	if err := osTree(root); err != nil {
+		return err
 	}
-	return ext4, lvm, nil
+	if err := os.WriteFile(filepath.Join(root, "etc/fstab"), []byte(fstab), 0o644); err != nil {
+		return err
+	}
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", img, "1G").CombinedOutput(); err != nil {
+		return fmt.Errorf("qemu-img: %v\n%s", err, out)
+	}
+	var tops []string
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		tops = append(tops, filepath.Join(root, e.Name()))
+	}
+	script := append([]string{"add " + img + " format:qcow2", "run"}, lines...)
+	script = append(script, "copy-in "+strings.Join(tops, " ")+" /")
+	cmd := exec.Command(*gfsBin, "-f", "/dev/stdin")
+	cmd.Stdin = strings.NewReader(strings.Join(script, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s: %v\n%s", filepath.Base(img), err, out)
+	}
+	return nil
+}
+
+var (
+	fsGuestsOnce         sync.Once
+	xfsGuest, btrfsGuest string
+	fsGuestsErr          error
+)
+
+// applianceFSGuests builds the xfs and btrfs guests, which no pure-Go
+// reader opens, so gfs inspects them through the appliance.
+func applianceFSGuests(work string) (xfs, btrfs string, err error) {
+	fsGuestsOnce.Do(func() {
+		xfsGuest = filepath.Join(work, "xfs-guest.qcow2")
+		btrfsGuest = filepath.Join(work, "btrfs-guest.qcow2")
+		fsGuestsErr = applianceGuest(work, xfsGuest, "/dev/sda1 / xfs defaults 0 1\n",
+			"part-disk /dev/sda mbr", "mkfs xfs /dev/sda1", "mount /dev/sda1 /")
+		if fsGuestsErr == nil {
+			fsGuestsErr = applianceGuest(work, btrfsGuest, "/dev/sda1 / btrfs defaults 0 0\n",
+				"part-disk /dev/sda mbr", "mkfs btrfs /dev/sda1", "mount /dev/sda1 /")
+		}
+	})
+	return xfsGuest, btrfsGuest, fsGuestsErr
 }
 
 // timeCheck is timeCmd that also checks what the command printed.
@@ -218,8 +248,12 @@ func benchInspect(work string, haveRef bool) ([]result, error) {
 		}
 		return nil
 	}
+	xfs, btrfs, err := applianceFSGuests(work)
+	if err != nil {
+		return nil, err
+	}
 	var rs []result
-	for _, g := range []struct{ label, img string }{{"ext4", ext4}, {"LVM", lvm}} {
+	for _, g := range []struct{ label, img string }{{"ext4", ext4}, {"LVM", lvm}, {"xfs, appliance", xfs}, {"btrfs, appliance", btrfs}} {
 		r, err := pair("inspect ("+g.label+" qcow2)", haveRef, check,
 			[]string{"inspect", "-a", g.img}, "virt-inspector", []string{"-a", g.img})
 		if err != nil {
