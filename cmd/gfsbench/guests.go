@@ -253,8 +253,8 @@ func benchInspect(work string, haveRef bool) ([]result, error) {
 		return nil, err
 	}
 	var rs []result
-	for _, g := range []struct{ label, img string }{{"ext4", ext4}, {"LVM", lvm}, {"xfs, appliance", xfs}, {"btrfs, appliance", btrfs}} {
-		r, err := pair("inspect ("+g.label+" qcow2)", haveRef, check,
+	for _, g := range []struct{ label, img string }{{"ext4 qcow2", ext4}, {"LVM qcow2", lvm}, {"xfs qcow2, appliance", xfs}, {"btrfs qcow2, appliance", btrfs}} {
+		r, err := pair("inspect ("+g.label+")", haveRef, check,
 			[]string{"inspect", "-a", g.img}, "virt-inspector", []string{"-a", g.img})
 		if err != nil {
 			return nil, err
