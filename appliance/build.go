@@ -221,7 +221,9 @@ func inputKey(k Kernel, agent string) string {
 	fmt.Fprintf(h, "agent %s\n", fileHash(agent))
 	stamp("/etc/ld.so.cache")
 	stamp("/var/lib/dpkg/status")
-	stamp("/etc/mke2fs.conf")
+	for _, p := range dataFiles {
+		stamp(p)
+	}
 	for _, t := range tools {
 		fmt.Fprintf(h, "tool %s %s\n", t, lookTool(t))
 	}
@@ -254,8 +256,12 @@ func buildInto(dir string, k Kernel, agent string, log io.Writer) (Manifest, err
 	t.file("/etc/lvm/lvm.conf", []byte(lvmConf), 0o644)
 	t.file("/etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
 	t.file("/etc/group", []byte("root:x:0:\n"), 0o644)
-	if _, err := os.Stat("/etc/mke2fs.conf"); err == nil {
-		t.addHost("/etc/mke2fs.conf")
+	for _, p := range dataFiles {
+		if _, err := os.Stat(p); err == nil {
+			if err := t.addHost(p); err != nil {
+				return m, fmt.Errorf("%s: %w", p, err)
+			}
+		}
 	}
 
 	deps, err := readModDep(k.ModulesDir)

@@ -50,6 +50,10 @@ var tools = []string{
 	"mksquashfs", "mkfs.f2fs", "rsync",
 }
 
+// dataFiles are host files tools read at run time, copied when present:
+// mke2fs's defaults and file(1)'s compiled magic database.
+var dataFiles = []string{"/etc/mke2fs.conf", "/usr/lib/file/magic.mgc", "/usr/share/misc/magic.mgc"}
+
 // lvmConf makes LVM work without udev, lvmetad or a devices file, and
 // keeps it from writing backups into the appliance.
 const lvmConf = `devices {

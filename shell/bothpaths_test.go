@@ -516,6 +516,12 @@ func pathScript(src string, full, statFamily bool) []string {
 			if full {
 				add("head %s", q)
 				add("tail %s", q)
+				add("head-n -2 %s", q)
+				add("tail-n 3 %s", q)
+				add("wc-l %s", q)
+				add("wc-w %s", q)
+				add("checksum crc %s", q)
+				add("checksum sha256 %s", q)
 				add("read-lines %s", q)
 				add("download %s -", q)
 			}

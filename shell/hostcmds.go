@@ -66,6 +66,12 @@ func (s *Session) hostCommand(ctx context.Context, g Guest, cmd *api.Command, p 
 			bw.WriteString(l + "\n")
 		}
 		return bw.Flush()
+	case "head-n", "tail-n":
+		return s.headTailN(ctx, g, cmd.Name, p.int(0), p.str(1), stdout)
+	case "wc-l", "wc-w", "wc-c":
+		return s.wc(ctx, g, cmd.Name, p.str(0), stdout)
+	case "checksum":
+		return s.checksum(ctx, g, p.str(0), p.str(1), stdout)
 	case "filesize":
 		st, err := g.Statns(ctx, p.str(0))
 		if err != nil {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path"
@@ -137,7 +138,13 @@ func checkDevice(dev string) error {
 		return &proto.Error{Errno: int(syscall.EINVAL), Message: dev + ": not a device name"}
 	}
 	var st unix.Stat_t
-	if err := unix.Stat(dev, &st); err != nil {
+	err := unix.Stat(dev, &st)
+	if err == unix.ENOENT && strings.Count(dev, "/") == 3 && !strings.HasPrefix(dev, "/dev/mapper/") {
+		// /dev/VG/LV appears once LVM is activated, which is lazy.
+		ensureLVM(context.Background())
+		err = unix.Stat(dev, &st)
+	}
+	if err != nil {
 		return pathErr(dev, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFBLK {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -46,17 +47,31 @@ func runIn(ctx context.Context, stdin []byte, name string, args ...string) (stri
 		if ctx.Err() != nil {
 			errno = syscall.ECANCELED
 		}
-		return stdout.String(), &proto.Error{Errno: int(errno), Message: firstLines(msg, 20)}
+		return stdout.String(), &proto.Error{Errno: int(errno), Message: oneLine(name, msg)}
 	}
 	return stdout.String(), nil
 }
 
-func firstLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = append(lines[:n], "…")
+// versionBanner matches the "tune2fs 1.47.0 (5-Feb-2023)" line that
+// e2fsprogs and others print before their message.
+var versionBanner = regexp.MustCompile(`^[\w.-]+ v?\d+\.\d+[\w.-]* \([^)]*\)$`)
+
+// oneLine turns a tool's stderr into one error line: no version
+// banner, no blank lines, no "tool: " prefix (the shell names the
+// command), the rest joined, and a bounded length.
+func oneLine(tool, msg string) string {
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !versionBanner.MatchString(l) {
+			parts = append(parts, l)
+		}
 	}
-	return strings.Join(lines, "\n")
+	s := strings.TrimPrefix(strings.Join(parts, " "), tool+": ")
+	if len(s) > 1000 {
+		s = s[:1000] + "…"
+	}
+	return s
 }
 
 // haveTool reports whether a program exists in the appliance.

@@ -583,6 +583,8 @@ func statvfs(p string) (api.StatVFS, error) {
 	return api.StatVFS{
 		Bsize: st.Bsize, Frsize: st.Frsize, Blocks: int64(st.Blocks), Bfree: int64(st.Bfree),
 		Bavail: int64(st.Bavail), Files: int64(st.Files), Ffree: int64(st.Ffree), Favail: int64(st.Ffree),
-		Fsid: fsid, Flag: st.Flags, Namemax: st.Namelen,
+		// statfs sets ST_VALID (0x20) to say f_flags is filled in;
+		// statvfs(3), which libguestfs reports, clears it.
+		Fsid: fsid, Flag: st.Flags &^ 0x20, Namemax: st.Namelen,
 	}, nil
 }

@@ -287,3 +287,25 @@ func lvsFull(c *call) ([]api.LV, error) {
 	}
 	return out, nil
 }
+
+// reportUUID asks one LVM reporting command for one object's UUID; name
+// is a device unless it is a volume group.
+func reportUUID(c *call, report, field, name string) (string, error) {
+	ensureLVM(c.ctx)
+	if report != "vgs" {
+		if err := checkDevice(name); err != nil {
+			return "", err
+		}
+	}
+	out, err := lvm(c.ctx, report, "--noheadings", "-o", field, name)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(out), nil
+}
+
+func init() {
+	handle("pvuuid", func(c *call) (any, error) { return reportUUID(c, "pvs", "pv_uuid", c.str(0)) })
+	handle("vguuid", func(c *call) (any, error) { return reportUUID(c, "vgs", "vg_uuid", c.str(0)) })
+	handle("lvuuid", func(c *call) (any, error) { return reportUUID(c, "lvs", "lv_uuid", c.str(0)) })
+}
