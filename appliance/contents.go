@@ -45,7 +45,7 @@ var tools = []string{
 	// archives and compression, for tar-in/tar-out
 	"tar", "gzip", "xz", "zstd", "bzip2", "cpio",
 	// coreutils used by commands that mirror them
-	"df", "du", "sh", "file",
+	"df", "du", "sh", "file", "grep",
 	// other filesystems
 	"mksquashfs", "mkfs.f2fs", "rsync",
 }

@@ -8,7 +8,7 @@ func typeOf[T any]() reflect.Type { var v T; return reflect.TypeOf(v) }
 
 // Commands is the gfs command set. Everything user-facing about a
 // command is here; docs/commands.md is generated from it.
-var Commands = []*Command{
+var Commands = append([]*Command{
 	// ---- Session and shell ----
 	{Name: "add-drive", Aliases: []string{"add", "add-drive-opts"}, Area: "Session", NoLaunch: true, Where: Host,
 		Args: []Arg{a("filename", HostPath)}, Opts: []Arg{a("readonly", Bool), a("format", String), a("name", String)},
@@ -160,6 +160,16 @@ var Commands = []*Command{
 		Short: "disk usage of mounted filesystems", Long: "Runs df in the appliance: the guest filesystems appear under /sysroot."},
 	{Name: "df-h", Area: "Filesystems", Where: Agent, Ret: RString,
 		Short: "disk usage, human-readable", Long: "Runs df -h in the appliance."},
+
+	// ---- Running guest programs ----
+	{Name: "command", Area: "Guest programs", Where: Agent, Ret: RString, Args: []Arg{a("arguments", StringList)},
+		Short: "run a guest program", Long: "Runs a program of the guest (first word, looked up in the guest's PATH unless it contains a slash) with the other words as arguments, chrooted into the mounted guest with the appliance's /dev, /proc and /sys bound in, and prints its output. The guest's programs must run on the appliance's kernel and architecture; there is no network. A non-zero exit status is an error carrying the program's standard error."},
+	{Name: "command-lines", Area: "Guest programs", Where: Agent, Ret: RStringList, Args: []Arg{a("arguments", StringList)},
+		Short: "run a guest program, output as lines", Long: "As command, returning the output as a list of lines."},
+	{Name: "sh", Area: "Guest programs", Where: Agent, Ret: RString, Args: []Arg{a("command", String)},
+		Short: "run a guest shell command", Long: "Runs /bin/sh -c command inside the guest, as command does, and prints its output."},
+	{Name: "sh-lines", Area: "Guest programs", Where: Agent, Ret: RStringList, Args: []Arg{a("command", String)},
+		Short: "run a guest shell command, output as lines", Long: "As sh, returning the output as a list of lines."},
 
 	// ---- Mounting ----
 	{Name: "mount", Area: "Mounting", Where: Agent, Args: []Arg{a("mountable", Mountable), a("mountpoint", Pathname)},
@@ -391,4 +401,4 @@ var Commands = []*Command{
 	{Name: "ping-daemon", Area: "Diagnostics", Where: Agent, Short: "check the appliance answers", Long: "Sends a no-op call to the agent."},
 	{Name: "debug", Area: "Diagnostics", Where: Agent, Ret: RString, Args: []Arg{a("subcmd", String), a("extraargs", StringList)},
 		Short: "appliance debugging hooks", Long: "Runs a debugging subcommand in the agent: env, modules, sleep DURATION, stream BYTES (channel throughput), run PROGRAM ARGS…"},
-}
+}, grepCommands()...)
