@@ -36,12 +36,7 @@ test-short:
 # A short run of every fuzz target (seeds plus FUZZTIME of new inputs).
 FUZZTIME ?= 30s
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "fuzz $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; \
-	  done; \
-	done
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) ./.ci/fuzz
 
 # The pure-Go readers against libguestfs's own appliance (a reference
 # tool, so a separate suite): needs libguestfs-tools, takes minutes.
