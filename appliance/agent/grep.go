@@ -71,6 +71,7 @@ func grepFile(c *call, p string, compressed bool, args []string) ([]string, erro
 	}
 	var in io.Reader = f
 	var unz *exec.Cmd
+	var unzOut io.Closer
 	var unzErr bytes.Buffer
 	if compressed {
 		head := make([]byte, 6)
@@ -89,7 +90,7 @@ func grepFile(c *call, p string, compressed bool, args []string) ([]string, erro
 				if err := unz.Start(); err != nil {
 					return nil, &proto.Error{Errno: int(syscall.ENOENT), Message: d.tool + " is not available in this appliance"}
 				}
-				in = out
+				in, unzOut = out, out
 				break
 			}
 		}
@@ -100,6 +101,10 @@ func grepFile(c *call, p string, compressed bool, args []string) ([]string, erro
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
 	if unz != nil {
+		// Our copy of the pipe's read end goes first: a decompressor
+		// still writing when grep gave up then stops instead of
+		// blocking.
+		unzOut.Close()
 		// A corrupt compressed file ends grep's input early: say so
 		// rather than return what matched before the damage.
 		if werr := unz.Wait(); werr != nil && err == nil || werr != nil && isExit(err, 1) {

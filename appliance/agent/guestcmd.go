@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -59,8 +60,11 @@ func guestCommand(c *call, argv []string) (string, error) {
 	cmd.Env = []string{"PATH=" + guestPath, "HOME=/root", "LC_ALL=C", "TERM=dumb"}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// A program that leaves a background child holding its output
+	// (sh "daemon &") is done when it exits, not when the child is.
+	cmd.WaitDelay = 2 * time.Second
 	err = cmd.Run()
-	if err == nil {
+	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
 		return stdout.String(), nil
 	}
 	var ee *exec.ExitError
