@@ -43,31 +43,24 @@ func (s *Session) hostCommand(ctx context.Context, g Guest, cmd *api.Command, p 
 		return bw.Flush()
 	case "read-file":
 		return g.Download(ctx, p.str(0), stdout)
-	case "read-lines", "head", "tail":
+	case "read-lines":
 		var buf bytes.Buffer
 		if err := g.Download(ctx, p.str(0), &buf); err != nil {
 			return err
 		}
 		// read-lines drops CRLF endings; head and tail, like the
-		// programs, only split at LF.
-		lines := splitLines(buf.String(), cmd.Name == "read-lines")
-		switch cmd.Name {
-		case "head":
-			if len(lines) > 10 {
-				lines = lines[:10]
-			}
-		case "tail":
-			if len(lines) > 10 {
-				lines = lines[len(lines)-10:]
-			}
-		}
+		// programs, only split at LF (and stream).
 		bw := bufio.NewWriter(stdout)
-		for _, l := range lines {
+		for _, l := range splitLines(buf.String()) {
 			bw.WriteString(l + "\n")
 		}
 		return bw.Flush()
+	case "head":
+		return s.headTail(ctx, g, "head-n", 10, p.str(0), stdout)
+	case "tail":
+		return s.headTail(ctx, g, "tail-n", 10, p.str(0), stdout)
 	case "head-n", "tail-n":
-		return s.headTailN(ctx, g, cmd.Name, p.int(0), p.str(1), stdout)
+		return s.headTail(ctx, g, cmd.Name, p.int(0), p.str(1), stdout)
 	case "wc-l", "wc-w", "wc-c":
 		return s.wc(ctx, g, cmd.Name, p.str(0), stdout)
 	case "checksum":
@@ -83,18 +76,15 @@ func (s *Session) hostCommand(ctx context.Context, g Guest, cmd *api.Command, p 
 	return fmt.Errorf("%s: not implemented", cmd.Name)
 }
 
-// splitLines splits file content into lines without their LF (and, if
-// crlf, CRLF) endings; a final line without a newline still counts.
-func splitLines(s string, crlf bool) []string {
+// splitLines splits file content into lines without their LF or CRLF
+// endings; a final line without a newline still counts.
+func splitLines(s string) []string {
 	if s == "" {
 		return nil
 	}
-	s = strings.TrimSuffix(s, "\n")
-	lines := strings.Split(s, "\n")
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 	for i, l := range lines {
-		if crlf {
-			lines[i] = strings.TrimSuffix(l, "\r")
-		}
+		lines[i] = strings.TrimSuffix(l, "\r")
 	}
 	return lines
 }

@@ -2,37 +2,63 @@ package shell
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os/exec"
-	"reflect"
 	"strings"
 	"testing"
 )
 
-func TestLineRange(t *testing.T) {
-	lines := []string{"1", "2", "3", "4", "5"}
+func TestSelectLines(t *testing.T) {
+	file := "1\n2\n3\r\n\n5" // five lines, the last without LF
 	for _, tc := range []struct {
 		name string
 		n    int64
-		want []string
+		want string
 	}{
-		{"head-n", 2, []string{"1", "2"}},
-		{"head-n", 9, lines},
-		{"head-n", -2, []string{"1", "2", "3"}},
-		{"head-n", -9, []string{}},
-		{"head-n", 0, nil},
-		{"tail-n", 2, []string{"4", "5"}},
-		{"tail-n", 9, lines},
-		{"tail-n", -2, []string{"2", "3", "4", "5"}},
-		{"tail-n", -1, lines},
-		{"tail-n", -9, []string{}},
-		{"tail-n", 0, nil},
+		{"head-n", 2, "1\n2\n"},
+		{"head-n", 9, "1\n2\n3\r\n\n5\n"},
+		{"head-n", -2, "1\n2\n3\r\n"},
+		{"head-n", -9, ""},
+		{"head-n", 0, ""},
+		{"tail-n", 2, "\n5\n"},
+		{"tail-n", 9, "1\n2\n3\r\n\n5\n"},
+		{"tail-n", -2, "2\n3\r\n\n5\n"},
+		{"tail-n", -1, "1\n2\n3\r\n\n5\n"},
+		{"tail-n", -9, ""},
+		{"tail-n", 0, ""},
 	} {
-		got := lineRange(tc.name, tc.n, lines)
-		if len(got) != len(tc.want) || (len(got) > 0 && !reflect.DeepEqual(got, tc.want)) {
-			t.Errorf("%s %d = %q, want %q", tc.name, tc.n, got, tc.want)
+		for _, chunk := range []int{1, 3, 100} {
+			written := 0
+			download := func(w io.Writer) error {
+				for i := 0; i < len(file); i += chunk {
+					n, err := w.Write([]byte(file[i:min(i+chunk, len(file))]))
+					written += n
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			var out bytes.Buffer
+			if err := selectLines(tc.name, tc.n, download, &out); err != nil {
+				t.Fatalf("%s %d: %v", tc.name, tc.n, err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("%s %d (chunks of %d) = %q, want %q", tc.name, tc.n, chunk, out.String(), tc.want)
+			}
+			// head stops the download once it has its lines.
+			if tc.name == "head-n" && tc.n == 2 && chunk == 1 && written > len("1\n2\n") {
+				t.Errorf("head-n 2 read %d bytes, want it to stop after the second line", written)
+			}
 		}
+	}
+	// A download error still fails the command.
+	boom := errors.New("boom")
+	if err := selectLines("tail-n", 3, func(io.Writer) error { return boom }, io.Discard); !errors.Is(err, boom) {
+		t.Errorf("download error = %v", err)
 	}
 }
 

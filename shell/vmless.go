@@ -238,14 +238,21 @@ func (v *vmless) Lstatnslist(ctx context.Context, dir string, names []string) ([
 
 // countingWriter knows whether anything reached the caller: after the
 // first byte a failure can no longer be retried in the appliance.
+// countingWriter counts what reached w and keeps w's own error, which
+// is the destination's business (a full disk, head having its lines),
+// not a reader failure.
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	err error
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if err != nil {
+		c.err = err
+	}
 	return n, err
 }
 
@@ -256,6 +263,9 @@ func (v *vmless) Download(ctx context.Context, p string, w io.Writer) error {
 	}
 	cw := &countingWriter{w: w}
 	_, err = io.Copy(cw, io.NewSectionReader(f, 0, f.Size()))
+	if cw.err != nil {
+		return cw.err
+	}
 	if err != nil && cw.n == 0 && fs.NeedsFallback(err) {
 		return &fallbackError{err}
 	}
