@@ -1,6 +1,10 @@
 package appliance
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -124,4 +128,31 @@ func toCamel(s string) string {
 	}
 	out := b.String()
 	return strings.ReplaceAll(out, "Uuid", "UUID")
+}
+
+// A launch removes the VM directories of gfs processes that died
+// without cleaning up (SIGKILL), and only those.
+func TestSweepVMDirs(t *testing.T) {
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	deadDir, err := os.MkdirTemp("", fmt.Sprintf("gfs-%d-", dead.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(deadDir, "overlay.qcow2"), []byte("x"), 0o600)
+	liveDir, err := os.MkdirTemp("", fmt.Sprintf("gfs-%d-", os.Getppid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(liveDir)
+	sweepVMDirs()
+	if _, err := os.Stat(deadDir); !os.IsNotExist(err) {
+		os.RemoveAll(deadDir)
+		t.Errorf("the directory of dead process %d survived: %v", dead.Process.Pid, err)
+	}
+	if _, err := os.Stat(liveDir); err != nil {
+		t.Errorf("the directory of a live process was removed: %v", err)
+	}
 }

@@ -297,8 +297,30 @@ func virtualSize(d Drive) (int64, error) {
 	return info.VirtualSize, nil
 }
 
+// sweepVMDirs removes the per-launch directories (gfs-PID-*) of gfs
+// processes that no longer exist: a process killed with SIGKILL cannot
+// clean up after itself, so the next launch does.
+func sweepVMDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "gfs-*-*"))
+	for _, d := range dirs {
+		parts := strings.SplitN(filepath.Base(d), "-", 3)
+		pid, err := strconv.Atoi(parts[1])
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Lstat(d, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR || int(st.Uid) != os.Getuid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
+}
+
 // startVM launches QEMU. It does not wait for the agent.
 func startVM(cfg vmConfig) (*vm, error) {
+	sweepVMDirs()
 	tmp, err := os.MkdirTemp(os.Getenv("TMPDIR"), fmt.Sprintf("gfs-%d-", os.Getpid()))
 	if err != nil {
 		return nil, err

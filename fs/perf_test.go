@@ -25,7 +25,12 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	// The shared guest lives for the whole package run.
+	if perfDir != "" {
+		os.RemoveAll(perfDir)
+	}
+	os.Exit(code)
 }
 
 // catOnce is what `gfs cat` does on the fast path: inspect-free, it
@@ -56,6 +61,7 @@ var (
 	guestOnce sync.Once
 	guestQcow string
 	guestErr  error
+	perfDir   string // removed by TestMain
 )
 
 // perfGuest is a qcow2 guest disk (MBR, one ext4 partition) holding
@@ -67,6 +73,7 @@ func perfGuest(t testing.TB) string {
 			guestErr = err
 			return
 		}
+		perfDir = dir
 		src := filepath.Join(dir, "src")
 		os.MkdirAll(filepath.Join(src, "etc"), 0o755)
 		os.WriteFile(filepath.Join(src, "etc", "hostname"), []byte("perfhost\n"), 0o644)
