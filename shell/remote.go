@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -81,25 +80,16 @@ type Listener struct {
 
 // Listen creates the control socket for this process.
 func Listen(s *Session) (*Listener, error) {
+	if _, err := privateDir(); err != nil {
+		return nil, err
+	}
 	path := SocketPath(os.Getpid())
-	var ln *net.UnixListener
-	// Twice: another listener closing may remove the empty directory
-	// between its creation and the bind.
-	for try := 0; ; try++ {
-		if _, err := privateDir(); err != nil {
-			return nil, err
-		}
-		os.Remove(path)
-		old := unix.Umask(0o077)
-		var err error
-		ln, err = net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
-		unix.Umask(old)
-		if err == nil {
-			break
-		}
-		if try > 0 || !errors.Is(err, syscall.ENOENT) {
-			return nil, err
-		}
+	os.Remove(path)
+	old := unix.Umask(0o077)
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	unix.Umask(old)
+	if err != nil {
+		return nil, err
 	}
 	ln.SetUnlinkOnClose(true)
 	return &Listener{s: s, ln: ln, path: path}, nil
@@ -108,13 +98,8 @@ func Listen(s *Session) (*Listener, error) {
 // Path is the socket's path.
 func (l *Listener) Path() string { return l.path }
 
-// Close removes the socket, and the socket directory if no other
-// listener is left in it.
-func (l *Listener) Close() error {
-	err := l.ln.Close()
-	os.Remove(filepath.Dir(l.path)) // fails, harmlessly, unless empty
-	return err
-}
+// Close removes the socket.
+func (l *Listener) Close() error { return l.ln.Close() }
 
 // Serve runs commands from clients, one connection at a time, until a
 // client sends quit, ctx ends, or the owner process (ownerPID > 0)
