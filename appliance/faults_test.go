@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -225,6 +226,50 @@ func TestKVMHangFallsBack(t *testing.T) {
 	if n := len(appliancetest.Children("sleep")); n != 0 {
 		t.Errorf("the hung KVM QEMU was left running")
 	}
+}
+
+// TestStalledBootRetried: a boot that hangs (QEMU runs, the agent never
+// says hello) is killed at the stall deadline and tried once more.
+func TestStalledBootRetried(t *testing.T) {
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "qemu")
+	marker := filepath.Join(dir, "first-boot-done")
+	script := fmt.Sprintf("#!/bin/sh\nif [ ! -e %[1]s ]; then touch %[1]s; exec sleep 600; fi\nexec qemu-system-x86_64 \"$@\"\n", marker)
+	must(t, os.WriteFile(wrapper, []byte(script), 0o755))
+	t.Setenv("GFS_QEMU", wrapper)
+	log := &lockedLog{}
+	h := appliance.New(appliance.Options{Accel: appliance.AccelTCG, StallTimeout: 3 * time.Second,
+		LaunchTimeout: 120 * time.Second, Verbose: true, Log: log})
+	must(t, h.Launch(ctx))
+	defer h.Close()
+	if _, err := h.ListDevices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "booting once more") {
+		t.Errorf("no retry reported under -v")
+	}
+	if n := len(appliancetest.Children("sleep")); n != 0 {
+		t.Errorf("the stalled QEMU was left running")
+	}
+}
+
+// lockedLog collects -v output, which the console copier and Launch
+// write concurrently.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // Drives keep the order they were added in, whatever order the kernel

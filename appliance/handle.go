@@ -30,6 +30,10 @@ type Options struct {
 	// gfs falls back to TCG and remembers that KVM hangs here.
 	LaunchTimeout   time.Duration
 	KVMProbeTimeout time.Duration
+	// StallTimeout: a boot that has not said hello by then is taken
+	// for stalled, killed and tried once more (within LaunchTimeout).
+	// Boots take seconds; a rare one hangs outright.
+	StallTimeout time.Duration
 	// AgentTimeout is how long a call may see no frame at all (the agent
 	// sends a heartbeat every second) before the appliance is declared hung.
 	AgentTimeout time.Duration
@@ -73,6 +77,9 @@ func New(opts Options) *Handle {
 	}
 	if opts.LaunchTimeout == 0 {
 		opts.LaunchTimeout = 120 * time.Second
+	}
+	if opts.StallTimeout == 0 {
+		opts.StallTimeout = 45 * time.Second
 	}
 	if opts.KVMProbeTimeout == 0 {
 		opts.KVMProbeTimeout = 10 * time.Second
@@ -164,7 +171,22 @@ func (h *Handle) Launch(ctx context.Context) error {
 		if probing {
 			timeout = h.opts.KVMProbeTimeout
 		}
-		v, c, hello, err := h.boot(ctx, qemu, img, accel, timeout)
+		var v *vm
+		var c *conn
+		var hello proto.Hello
+		if !probing && timeout > 2*h.opts.StallTimeout {
+			// A first try with the stall deadline, then the rest.
+			v, c, hello, err = h.boot(ctx, qemu, img, accel, h.opts.StallTimeout)
+			var stalled noHelloError
+			if errors.As(err, &stalled) && ctx.Err() == nil {
+				if h.opts.Verbose {
+					fmt.Fprintf(h.opts.Log, "gfs: %v; booting once more\n", firstLine(err.Error()))
+				}
+				v, c, hello, err = h.boot(ctx, qemu, img, accel, timeout-h.opts.StallTimeout)
+			}
+		} else {
+			v, c, hello, err = h.boot(ctx, qemu, img, accel, timeout)
+		}
 		var se *startError
 		if errors.As(err, &se) {
 			// QEMU could not even start: that says nothing about KVM.
@@ -237,7 +259,7 @@ func (h *Handle) boot(ctx context.Context, qemu string, img *Image, accel string
 		if xerr := v.exitError(); xerr != nil {
 			err = xerr
 		} else if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("the appliance (%s) did not answer within %s", accel, timeout)
+			err = noHelloError(fmt.Sprintf("the appliance (%s) did not answer within %s", accel, timeout))
 			if t := v.console.tail(8); t != "" && h.opts.Verbose {
 				err = fmt.Errorf("%w; console:\n%s", err, t)
 			}
@@ -254,6 +276,11 @@ func (h *Handle) boot(ctx context.Context, qemu string, img *Image, accel string
 	}()
 	return v, c, hello, nil
 }
+
+// noHelloError: QEMU ran but the agent never said hello in time.
+type noHelloError string
+
+func (e noHelloError) Error() string { return string(e) }
 
 // startError is a failure to start QEMU at all (missing binary, bad
 // drive file), as opposed to a guest that does not boot.
