@@ -4,14 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"syscall"
 
@@ -179,79 +173,14 @@ func (s *Session) wc(ctx context.Context, g Guest, name, path string, stdout io.
 }
 
 func (s *Session) checksum(ctx context.Context, g Guest, kind, path string, stdout io.Writer) error {
-	var h hash.Hash
-	switch kind {
-	case "crc":
-		h = &cksum{}
-	case "md5":
-		h = md5.New()
-	case "sha1":
-		h = sha1.New()
-	case "sha224":
-		h = sha256.New224()
-	case "sha256":
-		h = sha256.New()
-	case "sha384":
-		h = sha512.New384()
-	case "sha512":
-		h = sha512.New()
-	default:
+	h := NewChecksum(kind)
+	if h == nil {
 		return &appliance.Error{Op: "checksum", Errno: int(syscall.EINVAL),
 			Msg: kind + ": unknown checksum type (crc, md5, sha1, sha224, sha256, sha384, sha512)"}
 	}
 	if err := g.Download(ctx, path, h); err != nil {
 		return err
 	}
-	out := hex.EncodeToString(h.Sum(nil))
-	if c, ok := h.(*cksum); ok {
-		out = fmt.Sprint(c.Sum32())
-	}
-	_, err := fmt.Fprintln(stdout, out)
+	_, err := fmt.Fprintln(stdout, FormatChecksum(h))
 	return err
 }
-
-// cksum is the POSIX cksum CRC: polynomial 0x04C11DB7 fed MSB first,
-// then the length in as few bytes as it takes, then complemented.
-type cksum struct {
-	crc uint32
-	n   uint64
-}
-
-var cksumTable = func() (t [256]uint32) {
-	for i := range t {
-		c := uint32(i) << 24
-		for range 8 {
-			if c&0x80000000 != 0 {
-				c = c<<1 ^ 0x04C11DB7
-			} else {
-				c <<= 1
-			}
-		}
-		t[i] = c
-	}
-	return t
-}()
-
-func (c *cksum) Write(b []byte) (int, error) {
-	for _, x := range b {
-		c.crc = c.crc<<8 ^ cksumTable[byte(c.crc>>24)^x]
-	}
-	c.n += uint64(len(b))
-	return len(b), nil
-}
-
-func (c *cksum) Sum32() uint32 {
-	crc := c.crc
-	for n := c.n; n > 0; n >>= 8 {
-		crc = crc<<8 ^ cksumTable[byte(crc>>24)^byte(n)]
-	}
-	return ^crc
-}
-
-func (c *cksum) Sum(b []byte) []byte {
-	v := c.Sum32()
-	return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-}
-func (c *cksum) Reset()         { *c = cksum{} }
-func (c *cksum) Size() int      { return 4 }
-func (c *cksum) BlockSize() int { return 1 }

@@ -75,10 +75,10 @@ func TestChecksumAndCountsMatchCoreutils(t *testing.T) {
 		inputs = append(inputs, b)
 	}
 	for i, in := range inputs {
-		var c cksum
+		c := NewChecksum("crc")
 		c.Write(in)
 		want := coreutils(t, in, "cksum")
-		if got := fmt.Sprint(c.Sum32()); got != strings.Fields(want)[0] {
+		if got := FormatChecksum(c); got != strings.Fields(want)[0] {
 			t.Errorf("input %d: cksum %s, coreutils %s", i, got, want)
 		}
 		var w wcCounter

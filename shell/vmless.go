@@ -236,11 +236,10 @@ func (v *vmless) Lstatnslist(ctx context.Context, dir string, names []string) ([
 	return out, nil
 }
 
-// countingWriter knows whether anything reached the caller: after the
-// first byte a failure can no longer be retried in the appliance.
-// countingWriter counts what reached w and keeps w's own error, which
-// is the destination's business (a full disk, head having its lines),
-// not a reader failure.
+// countingWriter knows whether anything reached the caller (after the
+// first byte a failure can no longer be retried in the appliance) and
+// keeps w's own error, which is the destination's business (a full
+// disk, head having its lines), not a reader failure.
 type countingWriter struct {
 	w   io.Writer
 	n   int64

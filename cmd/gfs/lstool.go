@@ -8,13 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"strconv"
 	"strings"
@@ -201,15 +195,12 @@ func (l *lsLR) timeField(sec int64) string {
 // sum is --checksum: the file's bytes, read as download reads them,
 // hashed on the host (the digest the checksum command prints).
 func (l *lsLR) sum(ctx context.Context, p string) (string, error) {
-	h := newChecksum(l.c.checksum)
+	h := shell.NewChecksum(l.c.checksum)
 	l.w.Flush()
 	if err := l.s.RunTo(ctx, "download", []string{p, "-"}, h); err != nil {
 		return "", err
 	}
-	if c, ok := h.(*cksum); ok {
-		return strconv.FormatUint(uint64(c.Sum32()), 10), nil
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return shell.FormatChecksum(h), nil
 }
 
 func fileType(mode int64) string {
@@ -304,71 +295,3 @@ func b2u(b bool) uint64 {
 	}
 	return 0
 }
-
-// newChecksum returns the hash of a --checksum type, nil if unknown.
-func newChecksum(kind string) hash.Hash {
-	switch kind {
-	case "crc":
-		return &cksum{}
-	case "md5":
-		return md5.New()
-	case "sha1":
-		return sha1.New()
-	case "sha224":
-		return sha256.New224()
-	case "sha256":
-		return sha256.New()
-	case "sha384":
-		return sha512.New384()
-	case "sha512":
-		return sha512.New()
-	}
-	return nil
-}
-
-// cksum is POSIX cksum's CRC (what checksum crc prints): CRC-32 with
-// polynomial 0x04C11DB7, MSB first, over the data and then its length
-// in as few bytes as it takes, least significant first, complemented.
-type cksum struct {
-	crc uint32
-	n   uint64
-}
-
-var cksumTable = func() (t [256]uint32) {
-	for i := range t {
-		c := uint32(i) << 24
-		for j := 0; j < 8; j++ {
-			if c&0x80000000 != 0 {
-				c = c<<1 ^ 0x04C11DB7
-			} else {
-				c <<= 1
-			}
-		}
-		t[i] = c
-	}
-	return
-}()
-
-func (c *cksum) Write(p []byte) (int, error) {
-	for _, b := range p {
-		c.crc = c.crc<<8 ^ cksumTable[byte(c.crc>>24)^b]
-	}
-	c.n += uint64(len(p))
-	return len(p), nil
-}
-
-func (c *cksum) Sum32() uint32 {
-	crc := c.crc
-	for n := c.n; n > 0; n >>= 8 {
-		crc = crc<<8 ^ cksumTable[byte(crc>>24)^byte(n)]
-	}
-	return ^crc
-}
-
-func (c *cksum) Sum(b []byte) []byte {
-	v := c.Sum32()
-	return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-}
-func (c *cksum) Reset()         { c.crc, c.n = 0, 0 }
-func (c *cksum) Size() int      { return 4 }
-func (c *cksum) BlockSize() int { return 1 }

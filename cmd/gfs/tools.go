@@ -376,7 +376,7 @@ func toolCmd(tool string, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s: you cannot use -h and --csv options together.\n", prog)
 			return 1
 		}
-		if c.checksum != "" && newChecksum(c.checksum) == nil {
+		if c.checksum != "" && shell.NewChecksum(c.checksum) == nil {
 			fmt.Fprintf(stderr, "%s: --checksum=%s: unknown checksum type: use crc, md5, sha1, sha224, sha256, sha384 or sha512\n", prog, c.checksum)
 			return 1
 		}
