@@ -171,22 +171,11 @@ func (h *Handle) Launch(ctx context.Context) error {
 		if probing {
 			timeout = h.opts.KVMProbeTimeout
 		}
-		var v *vm
-		var c *conn
-		var hello proto.Hello
-		if !probing && timeout > 2*h.opts.StallTimeout {
-			// A first try with the stall deadline, then the rest.
-			v, c, hello, err = h.boot(ctx, qemu, img, accel, h.opts.StallTimeout)
-			var stalled noHelloError
-			if errors.As(err, &stalled) && ctx.Err() == nil {
-				if h.opts.Verbose {
-					fmt.Fprintf(h.opts.Log, "gfs: %v; booting once more\n", firstLine(err.Error()))
-				}
-				v, c, hello, err = h.boot(ctx, qemu, img, accel, timeout-h.opts.StallTimeout)
-			}
-		} else {
-			v, c, hello, err = h.boot(ctx, qemu, img, accel, timeout)
+		boot := h.bootOrRetry
+		if probing {
+			boot = h.boot // a silent KVM probe means KVM hangs: no retry
 		}
+		v, c, hello, err := boot(ctx, qemu, img, accel, timeout)
 		var se *startError
 		if errors.As(err, &se) {
 			// QEMU could not even start: that says nothing about KVM.
@@ -226,6 +215,23 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// bootOrRetry is boot, except that a boot still silent at the stall
+// deadline is killed and tried once more within the same timeout.
+func (h *Handle) bootOrRetry(ctx context.Context, qemu string, img *Image, accel string, timeout time.Duration) (*vm, *conn, proto.Hello, error) {
+	if timeout <= 2*h.opts.StallTimeout {
+		return h.boot(ctx, qemu, img, accel, timeout)
+	}
+	v, c, hello, err := h.boot(ctx, qemu, img, accel, h.opts.StallTimeout)
+	var stalled noHelloError
+	if !errors.As(err, &stalled) || ctx.Err() != nil {
+		return v, c, hello, err
+	}
+	if h.opts.Verbose {
+		fmt.Fprintf(h.opts.Log, "gfs: %v; booting once more\n", firstLine(err.Error()))
+	}
+	return h.boot(ctx, qemu, img, accel, timeout-h.opts.StallTimeout)
 }
 
 // boot starts one QEMU and waits for the agent's hello.

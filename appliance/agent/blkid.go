@@ -127,9 +127,7 @@ func resolveMountable(m string) (dev, subvol string, err error) {
 	} else {
 		dev = m
 	}
-	if strings.HasPrefix(dev, "/dev/") && strings.Count(dev, "/") == 3 && !strings.HasPrefix(dev, "/dev/mapper/") {
-		ensureLVM(context.Background())
-	}
+	// checkDevice activates LVM if dev is a /dev/VG/LV not there yet.
 	if err := checkDevice(dev); err != nil {
 		return "", "", err
 	}

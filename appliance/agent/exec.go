@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -20,14 +21,14 @@ func run(ctx context.Context, name string, args ...string) (string, error) {
 	return runIn(ctx, nil, name, args...)
 }
 
-func runIn(ctx context.Context, stdin []byte, name string, args ...string) (string, error) {
+// runIn is run with stdin (nil for none), such as a guest file opened
+// with chroot semantics.
+func runIn(ctx context.Context, stdin io.Reader, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
+	cmd.Stdin = stdin
 	debugf("run %s %s", name, strings.Join(args, " "))
 	err := cmd.Run()
 	if err != nil {

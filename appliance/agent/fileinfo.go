@@ -2,7 +2,6 @@ package agent
 
 import (
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 
@@ -45,19 +44,11 @@ func fileKind(c *call, p string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	cmd := exec.CommandContext(c.ctx, "file", "-z", "-b", "-")
-	cmd.Stdin = f
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return "", &proto.Error{Errno: int(syscall.EIO), Message: p + ": " + msg}
+	out, err := runIn(c.ctx, f, "file", "-z", "-b", "-")
+	if pe, ok := err.(*proto.Error); ok {
+		return "", &proto.Error{Errno: pe.Errno, Message: p + ": " + pe.Message}
 	}
-	return strings.TrimSpace(string(out)), nil
+	return strings.TrimSpace(out), nil
 }
 
 // maxDuDepth bounds the directory walk (and the descriptors it holds).

@@ -29,11 +29,11 @@ func init() {
 		}
 		return nil, e2fsck(c, c.str(0), mode)
 	})
-	handle("resize2fs", func(c *call) (any, error) { return nil, resize2fs(c, c.str(0)) })
+	handle("resize2fs", func(c *call) (any, error) { return nil, resize2fs(c, c.str(0), c.str(0)) })
 	handle("resize2fs-size", func(c *call) (any, error) {
-		return nil, resize2fs(c, c.str(0), fmt.Sprintf("%dK", c.int64(1)/1024))
+		return nil, resize2fs(c, c.str(0), c.str(0), fmt.Sprintf("%dK", c.int64(1)/1024))
 	})
-	handle("resize2fs-M", func(c *call) (any, error) { return nil, resize2fs(c, "-M", c.str(0)) })
+	handle("resize2fs-M", func(c *call) (any, error) { return nil, resize2fs(c, c.str(0), "-M", c.str(0)) })
 	handle("tune2fs-l", func(c *call) (any, error) { return tune2fsList(c, c.str(0)) })
 }
 
@@ -145,13 +145,8 @@ func e2fsck(c *call, dev, mode string) error {
 	return nil
 }
 
-// resize2fs runs resize2fs with args, the last of which (or the first
-// for -M) is the device.
-func resize2fs(c *call, args ...string) error {
-	dev := args[0]
-	if dev == "-M" {
-		dev = args[1]
-	}
+// resize2fs runs resize2fs with args on dev, once dev is known writable.
+func resize2fs(c *call, dev string, args ...string) error {
 	if err := checkWritable(dev); err != nil {
 		return err
 	}

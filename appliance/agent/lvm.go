@@ -291,7 +291,6 @@ func lvsFull(c *call) ([]api.LV, error) {
 // reportUUID asks one LVM reporting command for one object's UUID; name
 // is a device unless it is a volume group.
 func reportUUID(c *call, report, field, name string) (string, error) {
-	ensureLVM(c.ctx)
 	if report != "vgs" {
 		if err := checkDevice(name); err != nil {
 			return "", err

@@ -316,7 +316,8 @@ type outStream struct {
 	send chan []byte
 	free chan []byte
 	done chan struct{}
-	err  error // first send error, read after done or under the chunk handoff
+	mu   sync.Mutex
+	err  error // the first send error: later chunks are dropped
 }
 
 func newOutStream(c *call) *outStream {
@@ -332,11 +333,21 @@ func newOutStream(c *call) *outStream {
 func (o *outStream) sender() {
 	defer close(o.done)
 	for b := range o.send {
-		if o.err == nil {
-			o.err = o.c.s.send(proto.Frame{Kind: proto.KindData, ID: o.c.id, Payload: b})
+		if o.sendErr() == nil {
+			if err := o.c.s.send(proto.Frame{Kind: proto.KindData, ID: o.c.id, Payload: b}); err != nil {
+				o.mu.Lock()
+				o.err = err
+				o.mu.Unlock()
+			}
 		}
 		o.free <- b[:0]
 	}
+}
+
+func (o *outStream) sendErr() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
 }
 
 func (o *outStream) Write(p []byte) (int, error) {
@@ -382,19 +393,12 @@ func (o *outStream) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// handoff queues the full chunk for sending and takes an empty one.
+// handoff queues the full chunk for sending and takes an empty one. A
+// send that already failed stops the writer there, not at flush.
 func (o *outStream) handoff() error {
 	o.send <- o.buf
-	select {
-	case o.buf = <-o.free:
-	case <-o.done:
-	}
-	select {
-	case <-o.done:
-		return o.err
-	default:
-		return nil
-	}
+	o.buf = <-o.free
+	return o.sendErr()
 }
 
 // abort stops the sender without sending what is left.
